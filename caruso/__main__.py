@@ -1,0 +1,5 @@
+"""``python -m caruso`` is the ``caruso`` command."""
+
+from caruso.cli import main
+
+main()

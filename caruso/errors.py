@@ -1,0 +1,298 @@
+"""Every error Caruso raises on purpose, in one hierarchy.
+
+A message says what is wrong, where (file:line, config key, service name) and,
+when it can, how to fix it. Errors from libraries underneath are translated
+with ``raise ... from exc`` so the cause stays visible in tracebacks.
+
+::
+
+    CarusoError                       root; ``exit_code`` for the CLI
+    +-- ConfigError                   the descriptor (caruso.toml) is wrong
+    +-- PluginError                   a plugin failed to import or to register
+    +-- ServiceError                  something about one service
+    |   +-- ServiceNotFound           lookup of an unknown name or interface
+    |   +-- ServiceDefinitionError    a service object breaks the interface
+    |   +-- DependencyError           missing requirement or cycle; names the chain
+    |   +-- ServiceStartError         start() raised; the others were stopped again
+    |   +-- ServiceStateError         the call does not fit the service's state
+    +-- StorageError                  the database refused or failed an operation
+    |   +-- IntegrityViolation        unique / foreign-key / not-null; names object and attribute
+    |   +-- DatabaseUnavailable       unreachable or gone mid-transaction; rolled back
+    |   +-- SchemaChangeRefused       `db upgrade` would drop or alter; names each change
+    |   +-- TransferError             `db transfer` could not copy or verify a table
+    +-- DocumentError                 an XML file is malformed, unsafe or breaks its DTD
+    +-- ModelError                    business-object models are wrong; every problem, file:line
+    |   +-- ValidationError           a save breaks a rule or type; names object, attribute, value
+    +-- LegacySystemError             a wrapped legacy system failed
+        +-- LegacyTimeout             it did not answer in time
+        +-- LegacyUnavailable         it is down or unreachable
+        +-- CircuitOpenError          we stopped calling it for a while
+
+Programmer mistakes (wrong argument types to the Python API) stay plain
+``TypeError`` / ``ValueError``, as in click: these errors are for the people who
+configure and run a CRM.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from difflib import get_close_matches
+
+
+class CarusoError(Exception):
+    """Root of every error Caruso raises on purpose."""
+
+    exit_code = 1
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    """A " (did you mean 'x'?)" suffix for messages, or "" when nothing is close."""
+    matches = get_close_matches(str(word), [str(c) for c in candidates], n=3, cutoff=0.6)
+    if not matches:
+        return ""
+    return " (did you mean " + " or ".join(repr(m) for m in matches) + "?)"
+
+
+class ConfigError(CarusoError):
+    """The application descriptor is malformed or inconsistent.
+
+    Carries every problem found, not just the first, so ``caruso check`` can
+    print them all at once.
+    """
+
+    exit_code = 2
+
+    def __init__(self, problems: list[Problem] | Problem | str, file: str | None = None):
+        if isinstance(problems, str):
+            problems = [Problem(file=file, line=None, message=problems)]
+        elif isinstance(problems, Problem):
+            problems = [problems]
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class Problem:
+    """One thing wrong, located as ``file:line: message`` (file and line optional)."""
+
+    __slots__ = ("file", "line", "message")
+
+    def __init__(self, file: str | None, line: int | None, message: str):
+        self.file = file
+        self.line = line
+        self.message = message
+
+    def __str__(self) -> str:
+        where = self.file or ""
+        if self.file and self.line:
+            where = f"{self.file}:{self.line}"
+        return f"{where}: {self.message}" if where else self.message
+
+    def __repr__(self) -> str:
+        return f"Problem({str(self)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Problem):
+            return NotImplemented
+        return (self.file, self.line, self.message) == (other.file, other.line, other.message)
+
+
+class PluginError(CarusoError):
+    """A plugin could not be imported, verified or registered."""
+
+    def __init__(self, plugin: str, message: str):
+        self.plugin = plugin
+        super().__init__(f"plugin {plugin!r}: {message}")
+
+
+class ServiceError(CarusoError):
+    """Something is wrong with one service."""
+
+
+class ServiceNotFound(ServiceError, LookupError):
+    """No service is registered under that name or interface."""
+
+    def __init__(self, wanted: str, known: Iterable[str] = ()):
+        self.wanted = wanted
+        known = sorted(known)
+        hint = did_you_mean(wanted, known)
+        if not hint and known:
+            hint = "; registered: " + ", ".join(known)
+        elif not known:
+            hint = "; no services are registered"
+        super().__init__(f"no service {wanted!r}{hint}")
+
+
+class ServiceDefinitionError(ServiceError, TypeError):
+    """A service object does not fit the service interface (checked at registration)."""
+
+
+class DependencyError(ServiceError):
+    """A requirement is missing or the requirements form a cycle.
+
+    ``chain`` lists the services from the one that requires to the culprit.
+    """
+
+    def __init__(self, message: str, chain: list[str]):
+        self.chain = chain
+        super().__init__(message)
+
+
+class ServiceStartError(ServiceError):
+    """A service raised in start(); the services started before it were stopped again."""
+
+    def __init__(self, name: str, cause: BaseException):
+        self.name = name
+        super().__init__(f"service {name!r} failed to start: {type(cause).__name__}: {cause}")
+
+
+class ServiceStateError(ServiceError):
+    """The operation does not fit the current state of the service."""
+
+
+class LegacySystemError(CarusoError):
+    """A wrapped legacy system failed; ``system`` names it and ``operation`` the call."""
+
+    def __init__(self, system: str, operation: str, message: str):
+        self.system = system
+        self.operation = operation
+        super().__init__(f"legacy system {system!r}, {operation}: {message}")
+
+
+class LegacyTimeout(LegacySystemError):
+    """The legacy system did not answer within the per-call timeout."""
+
+
+class LegacyUnavailable(LegacySystemError):
+    """The legacy system is down or unreachable."""
+
+
+class CircuitOpenError(LegacyUnavailable):
+    """The circuit breaker is open: calls fail fast until the retry time."""
+
+
+# --- storage (caruso.storage) -------------------------------------------------
+
+
+class StorageError(CarusoError):
+    """The database refused or failed an operation; the transaction was rolled back."""
+
+
+class IntegrityViolation(StorageError):
+    """A unique, foreign-key, not-null or check rule of the database refused a write.
+
+    Names the business object and attribute when the table and columns carry
+    them (``table.info["caruso_object"]``, ``column.info["caruso_attribute"]``),
+    else the table and columns.
+
+    Attributes:
+        kind: ``"unique"``, ``"foreign_key"``, ``"not_null"`` or ``"check"``.
+        object_name: the business object's name, or None for a table no model names.
+        attributes: the attributes (or columns) involved.
+        table: the table name.
+        constraint: the constraint name, when the database reported one.
+        values: the offending values, when the database reported them.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: str,
+        table: str | None = None,
+        object_name: str | None = None,
+        attributes: tuple[str, ...] = (),
+        constraint: str | None = None,
+        values: tuple = (),
+    ):
+        self.kind = kind
+        self.table = table
+        self.object_name = object_name
+        self.attributes = attributes
+        self.constraint = constraint
+        self.values = values
+        super().__init__(message)
+
+
+class DatabaseUnavailable(StorageError):
+    """The database cannot be reached, or went away in the middle of a transaction."""
+
+
+class SchemaChangeRefused(StorageError):
+    """``db upgrade`` found destructive changes and was not allowed to apply them."""
+
+    def __init__(self, message: str, changes: list[str]):
+        self.changes = changes
+        super().__init__(message)
+
+
+class TransferError(StorageError):
+    """``db transfer`` could not copy a table, or the copy does not match the source."""
+
+
+# --- XML documents and business-object models (caruso.xml, caruso.bom) -------
+
+
+class _ProblemsError(CarusoError):
+    """An error carrying every Problem found, so a checker can print them all at once."""
+
+    exit_code = 2
+
+    def __init__(self, problems: list[Problem] | Problem | str, file: str | None = None):
+        if isinstance(problems, str):
+            problems = [Problem(file=file, line=None, message=problems)]
+        elif isinstance(problems, Problem):
+            problems = [problems]
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class DocumentError(_ProblemsError):
+    """An XML file (model, script, view) is malformed, unsafe or breaks its DTD.
+
+    ``problems`` locate each fault as file:line and name the element.
+    """
+
+
+class ModelError(_ProblemsError):
+    """Business-object models are wrong: an unknown object or attribute, two
+    objects on one table, a behaviour class that does not import. ``problems``
+    holds every one found, each located as file:line."""
+
+
+class Violation:
+    """One value a save refused: which object, which attribute, what value, why."""
+
+    __slots__ = ("object_name", "attribute", "value", "message")
+
+    def __init__(self, object_name: str, attribute: str, value: object, message: str):
+        self.object_name = object_name
+        self.attribute = attribute
+        self.value = value
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"{self.object_name}.{self.attribute} = {self.value!r}: {self.message}"
+
+    def __repr__(self) -> str:
+        return f"Violation({str(self)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Violation):
+            return NotImplemented
+        return (self.object_name, self.attribute, self.value, self.message) == (
+            other.object_name, other.attribute, other.value, other.message)
+
+
+class ValidationError(ModelError):
+    """A save broke a rule or a type of the model; nothing was written.
+
+    ``violations`` lists every refused value (object, attribute, value, why),
+    not only the first, so a form can mark all wrong fields at once.
+    """
+
+    exit_code = 1
+
+    def __init__(self, violations: list[Violation]):
+        self.violations = list(violations)
+        CarusoError.__init__(self, "not saved: " + "; ".join(str(v) for v in self.violations))
+        self.problems = [Problem(None, None, str(v)) for v in self.violations]

@@ -1,0 +1,231 @@
+"""Finding plugins and wiring them into pluggy.
+
+Three sources, loaded in this order (later ones can override the defaults):
+
+1. ``DEFAULT_PLUGINS``: Caruso's own components. They use the same hooks as
+   everyone else, so any of them can be swapped.
+2. Installed distributions that declare an entry point in the ``caruso``
+   group, but only those the descriptor enables under ``[plugins] enabled``:
+   installing a package does not change an application that did not ask for it.
+3. Modules in the application's plugin folders (``[plugins] folders``): every
+   ``*.py`` file and every package (a folder with ``__init__.py``).
+
+A plugin that fails to import, implements an unknown hook or implements a hook
+with a wrong signature stops the application from loading, with an error that
+names the plugin and the cause: a CRM never starts half-built.
+
+Set ``CARUSO_TRACE_HOOKS=1`` to log every hook call and its result (logger
+``caruso.hooks``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import logging
+import os
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import attrs
+import pluggy
+
+from caruso import hookspecs
+from caruso.errors import PluginError, did_you_mean
+
+ENTRY_POINT_GROUP = "caruso"
+
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "caruso.clock",
+)
+
+trace_log = logging.getLogger("caruso.hooks")
+
+
+@attrs.frozen
+class PluginInfo:
+    """Where a loaded or discoverable plugin comes from, for ``caruso plugins``."""
+
+    name: str
+    source: str  # "built-in", "entry point", "folder"
+    location: str  # module path, "dist==version (module)", or file path
+    hooks: tuple[str, ...] = ()
+    enabled: bool = True
+
+
+def make_plugin_manager() -> pluggy.PluginManager:
+    """A plugin manager knowing Caruso's hooks, tracing them if asked to."""
+    pm = pluggy.PluginManager("caruso")
+    pm.add_hookspecs(hookspecs)
+    if os.environ.get("CARUSO_TRACE_HOOKS"):
+        pm.trace.root.setwriter(lambda message: trace_log.info(message.rstrip()))
+        pm.enable_tracing()
+    return pm
+
+
+def installed_plugins() -> dict[str, importlib.metadata.EntryPoint]:
+    """Entry points in the ``caruso`` group, by plugin name."""
+    return {ep.name: ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def load_plugins(
+    pm: pluggy.PluginManager,
+    *,
+    enabled: Sequence[str] = (),
+    folders: Sequence[Path] = (),
+    defaults: Sequence[str] = DEFAULT_PLUGINS,
+) -> None:
+    """Register the default, enabled and folder plugins with ``pm``.
+
+    Raises:
+        PluginError: naming the plugin that is unknown, fails to import or breaks
+            the hook contract.
+    """
+    for module_name in defaults:
+        _register(pm, _import(module_name, plugin=module_name), module_name)
+
+    available = installed_plugins()
+    for name in enabled:
+        if name not in available:
+            hint = did_you_mean(name, available) or (
+                "; installed: " + ", ".join(sorted(available)) if available else "; none is installed"
+            )
+            raise PluginError(
+                name, f"is enabled in the descriptor but no installed package provides it{hint}"
+            )
+        try:
+            plugin = available[name].load()
+        except Exception as exc:
+            raise PluginError(name, f"failed to import: {type(exc).__name__}: {exc}") from exc
+        _register(pm, plugin, name)
+
+    for folder in folders:
+        for module_name in _folder_modules(folder):
+            with prepended_sys_path([folder]):
+                module = _import(module_name, plugin=str(folder / module_name))
+            _check_origin(module, folder)
+            _register(pm, module, f"{folder.name}/{module_name}")
+
+    _check_unknown_hooks(pm)
+
+
+def describe_plugins(pm: pluggy.PluginManager | None = None) -> list[PluginInfo]:
+    """Every plugin loaded in ``pm`` plus installed ones not enabled, with origins."""
+    infos: list[PluginInfo] = []
+    loaded_names: set[str] = set()
+    if pm is not None:
+        for name, plugin in pm.list_name_plugin():
+            loaded_names.add(name)
+            hooks = tuple(sorted(caller.name for caller in pm.get_hookcallers(plugin) or ()))
+            infos.append(PluginInfo(name, *_origin(name, plugin), hooks=hooks))
+    for name, ep in sorted(installed_plugins().items()):
+        if name not in loaded_names:
+            dist = f"{ep.dist.name}=={ep.dist.version}" if ep.dist else "?"
+            infos.append(PluginInfo(name, "entry point", f"{dist} ({ep.value})", enabled=False))
+    return infos
+
+
+def call_each(hook: Any, **kwargs: Any) -> Iterator[tuple[str, Any]]:
+    """Call every implementation of ``hook``, yielding (plugin name, result) pairs.
+
+    pluggy returns a flat list of results; Caruso also needs to know which plugin
+    gave each (to show "provided by" in ``caruso services`` and to name the
+    culprit in errors), so this walks the implementations itself, in the order
+    they were registered: defaults first, then enabled plugins, then folders.
+    """
+    for impl in hook.get_hookimpls():
+        args = {name: kwargs[name] for name in impl.argnames}
+        try:
+            result = impl.function(**args)
+        except Exception as exc:
+            raise PluginError(
+                impl.plugin_name, f"hook {hook.name} raised {type(exc).__name__}: {exc}"
+            ) from exc
+        trace_log.debug("%s.%s -> %r", impl.plugin_name, hook.name, result)
+        if result is not None:
+            yield impl.plugin_name, result
+
+
+@contextmanager
+def prepended_sys_path(paths: Iterable[Path]) -> Iterator[None]:
+    """Put ``paths`` first on ``sys.path`` for the duration of an import."""
+    added = [str(p) for p in paths]
+    sys.path[:0] = added
+    try:
+        yield
+    finally:
+        for entry in added:
+            try:
+                sys.path.remove(entry)
+            except ValueError:
+                pass
+
+
+def _import(module_name: str, *, plugin: str) -> ModuleType:
+    try:
+        return importlib.import_module(module_name)
+    except Exception as exc:
+        raise PluginError(plugin, f"failed to import: {type(exc).__name__}: {exc}") from exc
+
+
+def _register(pm: pluggy.PluginManager, plugin: object, name: str) -> None:
+    if pm.is_registered(plugin):
+        return
+    try:
+        pm.register(plugin, name=name)
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(name, f"breaks the hook contract: {exc}") from exc
+    except ValueError as exc:  # duplicate name
+        raise PluginError(name, str(exc)) from exc
+
+
+def _check_unknown_hooks(pm: pluggy.PluginManager) -> None:
+    known = [name for name in dir(hookspecs) if hasattr(getattr(hookspecs, name), "caruso_spec")]
+    for name, hook_caller in vars(pm.hook).items():
+        if hook_caller.spec is not None:
+            continue
+        for impl in hook_caller.get_hookimpls():
+            if impl.hookimpl_opts.get("optionalhook"):
+                continue
+            raise PluginError(
+                impl.plugin_name, f"implements unknown hook {name!r}{did_you_mean(name, known)}"
+            )
+
+
+def _folder_modules(folder: Path) -> list[str]:
+    if not folder.is_dir():
+        raise PluginError(str(folder), "plugin folder does not exist")
+    names = []
+    for entry in sorted(folder.iterdir()):
+        if entry.name.startswith(("_", ".")):
+            continue
+        if entry.suffix == ".py":
+            names.append(entry.stem)
+        elif entry.is_dir() and (entry / "__init__.py").exists():
+            names.append(entry.name)
+    return names
+
+
+def _check_origin(module: ModuleType, folder: Path) -> None:
+    """A folder plugin must not silently resolve to an installed module of the same name."""
+    origin = Path(getattr(module, "__file__", "") or "").resolve()
+    if folder.resolve() not in origin.parents:
+        raise PluginError(
+            module.__name__,
+            f"the plugin in {folder} has the same name as the module {origin}, "
+            "which was imported instead; rename the plugin file",
+        )
+
+
+def _origin(name: str, plugin: object) -> tuple[str, str]:
+    if name in DEFAULT_PLUGINS:
+        return "built-in", name
+    if name in installed_plugins():
+        ep = installed_plugins()[name]
+        dist = f"{ep.dist.name}=={ep.dist.version}" if ep.dist else "?"
+        return "entry point", f"{dist} ({ep.value})"
+    return "folder", str(getattr(plugin, "__file__", name))
