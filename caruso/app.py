@@ -21,7 +21,14 @@ from typing import Any
 import attrs
 import pluggy
 
-from caruso.config import AppConfig, ServiceSection, import_object, load_config, structure_settings
+from caruso.config import (
+    AppConfig,
+    ServiceSection,
+    import_object,
+    load_config,
+    locate_key,
+    structure_settings,
+)
 from caruso.errors import (
     CarusoError,
     ConfigError,
@@ -30,7 +37,13 @@ from caruso.errors import (
     ServiceDefinitionError,
     did_you_mean,
 )
-from caruso.plugins import DEFAULT_PLUGINS, call_each, load_plugins, make_plugin_manager
+from caruso.plugins import (
+    DEFAULT_PLUGINS,
+    call_each,
+    load_plugins,
+    make_plugin_manager,
+    prepended_sys_path,
+)
 from caruso.services.base import ServiceDefinition
 from caruso.services.manager import ServiceManager
 
@@ -86,17 +99,18 @@ class Application:
         """Load the plugins and register every service; start nothing."""
         if self._loaded:
             return
-        load_plugins(
-            self.plugin_manager,
-            enabled=self.config.plugins.enabled,
-            folders=self.config.plugins.folders,
-        )
+        with prepended_sys_path([self.root]):
+            load_plugins(
+                self.plugin_manager,
+                enabled=self.config.plugins.enabled,
+                folders=self.config.plugins.folders,
+            )
         contributions = self._collect_definitions()
         problems: list[Problem] = []
         for name, section in self.config.services.items():
             if name not in contributions and section.implementation is None:
                 problems.append(self._problem(
-                    f"services.{name}",
+                    ("services", name),
                     f"no plugin provides a service {name!r}{did_you_mean(name, contributions)}; "
                     "name one with implementation = \"package.module:Class\"",
                 ))
@@ -172,9 +186,7 @@ class Application:
         plugin = contribution.plugin if contribution else "descriptor"
         factory = definition.factory
         if section.implementation is not None:
-            factory = import_object(
-                section.implementation, search_paths=(self.root, *self.config.plugins.folders)
-            )
+            factory = self._import_implementation(name, section.implementation)
             plugin = "descriptor"
         settings = structure_settings(
             getattr(factory, "Settings", None), section.settings, config=self.config, service=name
@@ -207,7 +219,17 @@ class Application:
                 "settings arrive in start(context))"
             ) from exc
 
-    def _problem(self, key_path: str, message: str) -> Problem:
-        from caruso.config import locate_key
+    def _import_implementation(self, name: str, path: str) -> Any:
+        """Import a descriptor's implementation; errors point at its line in caruso.toml."""
+        try:
+            return import_object(path, search_paths=(self.root, *self.config.plugins.folders))
+        except ConfigError as exc:
+            located = [
+                p if p.file else self._problem(("services", name, "implementation"), p.message)
+                for p in exc.problems
+            ]
+            raise ConfigError(located) from exc
 
-        return Problem(str(self.config.path), locate_key(self.config.path, key_path), f"{key_path}: {message}")
+    def _problem(self, key_path: tuple[str, ...], message: str) -> Problem:
+        line = locate_key(self.config.text, key_path)
+        return Problem(str(self.config.path), line, f"{'.'.join(key_path)}: {message}")
