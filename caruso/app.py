@@ -4,7 +4,7 @@ The CLI and Python code take the same path::
 
     with Application.from_folder("examples/quickstart") as app:
         billing = app.services.get("billing")
-        billing.balance("C-1001")
+        billing.balance("100234")
 
 Loading (``from_folder``) reads and validates the descriptor, loads the
 plugins and registers every service, but starts nothing: ``caruso check`` and

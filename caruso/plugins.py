@@ -189,7 +189,7 @@ def _check_unknown_hooks(pm: pluggy.PluginManager) -> None:
         if hook_caller.spec is not None:
             continue
         for impl in hook_caller.get_hookimpls():
-            if impl.hookimpl_opts.get("optionalhook"):
+            if impl.optionalhook:
                 continue
             raise PluginError(
                 impl.plugin_name, f"implements unknown hook {name!r}{did_you_mean(name, known)}"

@@ -62,9 +62,17 @@ class ServiceContract:
     def make_settings(self) -> Any:
         return None
 
-    def _start(self, tmp_path: Path) -> tuple[ServiceManager, Any]:
-        manager = ServiceManager(root=tmp_path)
+    def register_collaborators(self, manager: ServiceManager) -> None:
+        """Register the services the one under test requires (default: a ManualClock as "clock")."""
         manager.register("clock", ManualClock())
+
+    def _manager(self, tmp_path: Path) -> ServiceManager:
+        manager = ServiceManager(root=tmp_path)
+        self.register_collaborators(manager)
+        return manager
+
+    def _start(self, tmp_path: Path) -> tuple[ServiceManager, Any]:
+        manager = self._manager(tmp_path)
         service = self.make_service()
         manager.register("service-under-test", service, settings=self.make_settings())
         manager.start_all()
@@ -72,8 +80,7 @@ class ServiceContract:
 
     def test_registers_with_the_manager(self, tmp_path):
         """The manager accepts the service: lifecycle signatures and interfaces check out."""
-        manager = ServiceManager(root=tmp_path)
-        info = manager.register("service-under-test", self.make_service())
+        info = self._manager(tmp_path).register("service-under-test", self.make_service())
         assert "registered" == info.state
 
     def test_starts_and_reports_health(self, tmp_path):
@@ -99,8 +106,7 @@ class ServiceContract:
         original = getattr(service, "start", None)
         if original is None:
             return
-        manager = ServiceManager(root=tmp_path)
-        manager.register("clock", ManualClock())
+        manager = self._manager(tmp_path)
 
         def spy(context: ServiceContext) -> None:
             seen.append(context)

@@ -217,7 +217,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     server = BillingServer(args.host, args.port)
     server.latency = args.latency
-    print(f"{SYSTEM} listening on {server.url}; customers {', '.join(OPENING_LEDGER)}; Ctrl+C stops it")
+    customers = ", ".join(OPENING_LEDGER)
+    print(f"{SYSTEM} listening on {server.url}; customers {customers}; Ctrl+C stops it", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
