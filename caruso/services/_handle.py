@@ -308,11 +308,15 @@ def _make_stub(target: Target, name: str, method: Any) -> FunctionType:
 
 
 def _fixed_stub(target: Target, name: str, method: Any) -> FunctionType | None:
-    """A stub with the method's own parameter names and defaults, or None if it has no simple shape."""
-    try:
-        parameters = list(inspect.signature(method).parameters.values())
-    except (TypeError, ValueError):
+    """A stub with the method's own parameter names and defaults, or None if it has no simple shape.
+
+    Only a plain function's own signature counts: a decorated method may advertise
+    the signature of what it wraps (``functools.wraps``) while taking something else.
+    """
+    function = getattr(method, "__func__", None)
+    if not isinstance(function, FunctionType) or hasattr(function, "__signature__"):
         return None
+    parameters = list(inspect.signature(method, follow_wrapped=False).parameters.values())
     if len(parameters) >= len(_FIXED_ARITY) or any(p.kind is not p.POSITIONAL_OR_KEYWORD for p in parameters):
         return None
     names = tuple(p.name for p in parameters)

@@ -611,14 +611,17 @@ class ServiceManager:
         for reg in self._registry.values():
             graph[reg.name] = []
             for wanted in reg.requires:
-                if isinstance(wanted, str):
-                    needed = [wanted] if wanted in self._registry else []
-                else:
-                    needed = [provider.name for provider in self._providers(wanted, exclude=reg.name)]
+                needed = self._satisfiers(reg, wanted)
                 if not needed:
                     raise self._missing_error(reg.name, wanted)
                 graph[reg.name].extend(needed)
         return graph
+
+    def _satisfiers(self, reg: _Registration, wanted: str | type) -> list[str]:
+        """Names of the registered services that meet ``reg``'s requirement ``wanted``."""
+        if isinstance(wanted, str):
+            return [wanted] if wanted in self._registry else []
+        return [provider.name for provider in self._providers(wanted, exclude=reg.name)]
 
     def _missing_error(self, name: str, wanted: str | type) -> DependencyError:
         chain = [name]
@@ -644,13 +647,7 @@ class ServiceManager:
         return DependencyError(", ".join(steps), chain + [_label(wanted)])
 
     def _required_names(self, reg: _Registration) -> set[str]:
-        names = set()
-        for wanted in reg.requires:
-            if isinstance(wanted, str):
-                names.add(wanted)
-            else:
-                names.update(provider.name for provider in self._providers(wanted, exclude=reg.name))
-        return names
+        return {name for wanted in reg.requires for name in self._satisfiers(reg, wanted)}
 
     def _cycle_error(self, cycle: list[str]) -> DependencyError:
         # graphlib lists each node before the ones that require it; read it the other way round,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import sys
 import threading
@@ -86,10 +87,11 @@ class Plain:
         return f"plain greets {who}"
 
 
-def started(*services: tuple[str, object], **register) -> ServiceManager:
+def started(*services: tuple[str, object]) -> ServiceManager:
+    """A running manager with these (name, service) pairs registered."""
     manager = ServiceManager()
     for name, service in services:
-        manager.register(name, service, **register)
+        manager.register(name, service)
     manager.start_all()
     return manager
 
@@ -315,6 +317,26 @@ def test_handle_proxies_methods_and_attributes():
     assert ((("tea", "milk"), True)) == handle.order("tea", "milk", express=True)
     shop.open = False
     assert False is handle.open
+
+
+def test_handle_calls_decorated_methods_as_they_are_called_directly():
+    """A decorator that changes the arguments (while copying the signature) works through a handle."""
+
+    def with_connection(method):
+        @functools.wraps(method)
+        def wrapper(self, *args, **kwargs):
+            return method(self, "connection", *args, **kwargs)
+
+        return wrapper
+
+    class Repository:
+        @with_connection
+        def find(self, connection, key):
+            return (connection, key)
+
+    manager = ServiceManager()
+    manager.register("repository", Repository())
+    assert ("connection", "k") == manager.get("repository").find("k")
 
 
 def test_handle_reaches_attributes_made_up_on_demand():
