@@ -36,7 +36,7 @@ configure and run a CRM.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from difflib import get_close_matches
+from difflib import SequenceMatcher
 
 
 class CarusoError(Exception):
@@ -47,7 +47,13 @@ class CarusoError(Exception):
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:
     """A " (did you mean 'x'?)" suffix for messages, or "" when nothing is close."""
-    matches = get_close_matches(str(word), [str(c) for c in candidates], n=3, cutoff=0.6)
+    word = str(word)
+    scored = sorted(
+        ((SequenceMatcher(None, word, str(c)).ratio(), str(c)) for c in candidates), reverse=True
+    )
+    # Offer the best match and any nearly as good; a long list of so-so guesses helps nobody.
+    best = scored[0][0] if scored else 0.0
+    matches = [c for ratio, c in scored[:3] if ratio >= 0.6 and ratio >= best - 0.1]
     if not matches:
         return ""
     return " (did you mean " + " or ".join(repr(m) for m in matches) + "?)"
@@ -226,7 +232,14 @@ class SchemaChangeRefused(StorageError):
 
 
 class TransferError(StorageError):
-    """``db transfer`` could not copy a table, or the copy does not match the source."""
+    """``db transfer`` could not copy a table, or the copy does not match the source.
+
+    ``report`` holds the per-table figures when the copy ran but did not verify.
+    """
+
+    def __init__(self, message: str, report: object = None):
+        self.report = report
+        super().__init__(message)
 
 
 # --- XML documents and business-object models (caruso.xml, caruso.bom) -------

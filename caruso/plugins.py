@@ -105,9 +105,11 @@ def load_plugins(
 
     for folder in folders:
         for module_name in _folder_modules(folder):
+            _forget_other_folders_module(module_name, folder)
             with prepended_sys_path([folder]):
                 module = _import(module_name, plugin=str(folder / module_name))
             _check_origin(module, folder)
+            _folder_of_module[module_name] = folder
             _register(pm, module, f"{folder.name}/{module_name}")
 
     _check_unknown_hooks(pm)
@@ -208,6 +210,23 @@ def _folder_modules(folder: Path) -> list[str]:
         elif entry.is_dir() and (entry / "__init__.py").exists():
             names.append(entry.name)
     return names
+
+
+# Folder plugins are imported under their plain names, as Python would import
+# them from a folder on sys.path, so that ``implementation = "module:Class"`` and
+# imports between plugin modules find the same module object. Two applications
+# in one process (tests, a host serving several CRMs) may each have a plugin of
+# the same name; this remembers which folder each name was loaded from, so the
+# second application gets its own module instead of the first one's.
+_folder_of_module: dict[str, Path] = {}
+
+
+def _forget_other_folders_module(module_name: str, folder: Path) -> None:
+    loaded_from = _folder_of_module.get(module_name)
+    if loaded_from is None or loaded_from == folder:
+        return
+    for name in [n for n in sys.modules if n == module_name or n.startswith(module_name + ".")]:
+        del sys.modules[name]
 
 
 def _check_origin(module: ModuleType, folder: Path) -> None:

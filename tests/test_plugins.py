@@ -288,3 +288,27 @@ def test_hookspecs_take_keyword_arguments_only():
     for name in HOOKS:
         params = inspect.signature(getattr(hookspecs, name)).parameters.values()
         assert all(p.kind is p.POSITIONAL_OR_KEYWORD and p.default is p.empty for p in params), name
+
+
+def test_two_applications_with_same_named_folder_plugins(tmp_path):
+    """Two applications in one process each get their own plugin module of the same name."""
+    plugin = """
+        from caruso import hookimpl, ServiceDefinition
+
+        class Greeter:
+            def greet(self):
+                return "{word}"
+
+        @hookimpl
+        def register_services(app):
+            return [ServiceDefinition("greeter", Greeter)]
+    """
+    dutch = make_app(tmp_path / "nl", APP, {"plugins/greeting.py": plugin.replace("{word}", "hallo")})
+    english = make_app(tmp_path / "en", APP, {"plugins/greeting.py": plugin.replace("{word}", "hello")})
+    assert ["hallo", "hello"] == [dutch.services.get("greeter").greet(), english.services.get("greeter").greet()]
+
+
+def test_folder_plugin_shadowed_by_an_installed_module(tmp_path):
+    """A plugin file named like an installed module is refused: the installed one would win."""
+    with pytest.raises(PluginError, match="has the same name as the module"):
+        make_app(tmp_path, APP, {"plugins/json.py": "X = 1\n"})
