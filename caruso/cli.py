@@ -23,7 +23,7 @@ import click
 
 from caruso import __version__
 from caruso.app import Application
-from caruso.errors import CarusoError, ConfigError
+from caruso.errors import CarusoError
 from caruso.plugins import describe_plugins, installed_plugins, make_plugin_manager, load_plugins
 
 folder_argument = click.argument(
@@ -37,12 +37,9 @@ class CarusoGroup(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except ConfigError as exc:
-            for problem in exc.problems:
-                click.echo(str(problem), err=True)
-            ctx.exit(exc.exit_code)
         except CarusoError as exc:
-            click.echo(f"Error: {exc}", err=True)
+            for line in _error_lines(exc):
+                click.echo(line, err=True)
             ctx.exit(exc.exit_code)
 
 
@@ -63,12 +60,10 @@ def check(folder: Path) -> None:
     """Validate the descriptor and everything it references, without starting anything."""
     try:
         app = Application.from_folder(folder)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            click.echo(str(problem))
-        sys.exit(1)
     except CarusoError as exc:
-        click.echo(f"{_descriptor_path(folder)}: {exc}")
+        located = getattr(exc, "problems", None)
+        for line in _error_lines(exc) if located else [f"{_descriptor_path(folder)}: {exc}"]:
+            click.echo(line)
         sys.exit(1)
     problems = app.check()
     for problem in problems:
@@ -150,6 +145,14 @@ def _print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
     for row in (headers, *rows):
         click.echo("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
+def _error_lines(exc: CarusoError) -> list[str]:
+    """One line per located problem for errors that carry them, else the message."""
+    problems = getattr(exc, "problems", None)
+    if problems:
+        return [str(problem) for problem in problems]
+    return [f"Error: {exc}"]
 
 
 def _descriptor_path(folder: Path) -> Path:

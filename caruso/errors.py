@@ -59,12 +59,8 @@ def did_you_mean(word: str, candidates: Iterable[str]) -> str:
     return " (did you mean " + " or ".join(repr(m) for m in matches) + "?)"
 
 
-class ConfigError(CarusoError):
-    """The application descriptor is malformed or inconsistent.
-
-    Carries every problem found, not just the first, so ``caruso check`` can
-    print them all at once.
-    """
+class _ProblemsError(CarusoError):
+    """An error carrying every Problem found, so a checker can print them all at once."""
 
     exit_code = 2
 
@@ -75,6 +71,14 @@ class ConfigError(CarusoError):
             problems = [problems]
         self.problems = list(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class ConfigError(_ProblemsError):
+    """The application descriptor is malformed or inconsistent.
+
+    Carries every problem found, not just the first, so ``caruso check`` can
+    print them all at once.
+    """
 
 
 class Problem:
@@ -243,20 +247,6 @@ class TransferError(StorageError):
 
 
 # --- XML documents and business-object models (caruso.xml, caruso.bom) -------
-
-
-class _ProblemsError(CarusoError):
-    """An error carrying every Problem found, so a checker can print them all at once."""
-
-    exit_code = 2
-
-    def __init__(self, problems: list[Problem] | Problem | str, file: str | None = None):
-        if isinstance(problems, str):
-            problems = [Problem(file=file, line=None, message=problems)]
-        elif isinstance(problems, Problem):
-            problems = [problems]
-        self.problems = list(problems)
-        super().__init__("\n".join(str(p) for p in self.problems))
 
 
 class DocumentError(_ProblemsError):

@@ -41,6 +41,8 @@ ENTRY_POINT_GROUP = "caruso"
 
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "caruso.clock",
+    "caruso.storage.plugin",
+    "caruso.bom.plugin",
 )
 
 trace_log = logging.getLogger("caruso.hooks")

@@ -75,8 +75,10 @@ def test_services_table(tmp_path):
     """caruso services lists each service with state, interfaces, implementation and plugin."""
     make_app(tmp_path, '[application]\nname = "x"\n')
     result = run_cli("services", str(tmp_path))
-    header, clock = result.output.splitlines()
+    header, *rows = result.output.splitlines()
     assert header.split() == ["SERVICE", "STATE", "HEALTH", "PROVIDES", "IMPLEMENTATION", "VERSION", "PLUGIN"]
+    assert ["clock", "storage", "bom"] == [row.split()[0] for row in rows]
+    clock = rows[0]
     assert ["clock", "active"] == clock.split()[:2]  # no lifecycle methods: always active
     assert "caruso.clock.SystemClock" in clock and clock.endswith("caruso.clock")
 
