@@ -37,3 +37,13 @@ def check_application(app):
 @hookspec
 def register_models(app):
     """Return an iterable of paths to business-object model files (XML, ``bom.dtd``) this plugin contributes."""
+
+
+@hookspec
+def register_scripts(app):
+    """Return an iterable of paths to dialogue-script files (XML, ``dialogue.dtd``) this plugin contributes."""
+
+
+@hookspec
+def register_actions(app):
+    """Return an iterable of ``caruso.services.scripts.actions.ActionDefinition`` that dialogue scripts may call."""
