@@ -24,9 +24,17 @@ with ``raise ... from exc`` so the cause stays visible in tracebacks.
     +-- ModelError                    business-object models are wrong; every problem, file:line
     |   +-- ValidationError           a save breaks a rule or type; names object, attribute, value
     +-- LegacySystemError             a wrapped legacy system failed
-        +-- LegacyTimeout             it did not answer in time
-        +-- LegacyUnavailable         it is down or unreachable
-        +-- CircuitOpenError          we stopped calling it for a while
+    |   +-- LegacyTimeout             it did not answer in time
+    |   +-- LegacyUnavailable         it is down or unreachable
+    |   +-- CircuitOpenError          we stopped calling it for a while
+    +-- ScriptError                   root of the dialogue-script engine's errors
+        +-- ScriptDefinitionError     script files are wrong; every problem, file:line
+        +-- ExpressionError           an expression or template is wrong; file:line and source
+        |   +-- SandboxViolation      it reached for something the sandbox does not allow
+        |   +-- ExpressionLimitExceeded  too big a number, string, range, or too much time
+        +-- ScriptLoopError           a session passed too many steps without asking anything
+        +-- ActionFailed              an action of a script failed and no on-error step caught it
+        +-- SessionNotFound           no dialogue session with that id
 
 Programmer mistakes (wrong argument types to the Python API) stay plain
 ``TypeError`` / ``ValueError``, as in click: these errors are for the people who
@@ -299,3 +307,97 @@ class ValidationError(ModelError):
         self.violations = list(violations)
         CarusoError.__init__(self, "not saved: " + "; ".join(str(v) for v in self.violations))
         self.problems = [Problem(None, None, str(v)) for v in self.violations]
+
+
+# --- dialogue scripts (caruso.services.scripts) -------------------------------
+
+
+class ScriptError(CarusoError):
+    """Root of the dialogue-script engine's errors (reader, checker, interpreter, expressions)."""
+
+
+class ExpressionError(ScriptError):
+    """An expression or template of a script does not parse or failed to evaluate.
+
+    ``where`` is the script location (a ``Where``, printed as file:line; None
+    when the text did not come from a file) and ``source`` the expression text,
+    so the author can find and fix the line.
+    """
+
+    def __init__(self, message: str, *, source: str = "", where: object = None):
+        self.source = source
+        self.where = where
+        self.reason = message
+        location = f"{where}: " if where is not None and str(where) else ""
+        shown = source if len(source) <= 200 else source[:200] + "..."
+        suffix = f" (in {shown!r})" if source else ""
+        super().__init__(f"{location}{message}{suffix}")
+
+
+class SandboxViolation(ExpressionError):
+    """An expression reached for something scripts may not use: an attribute
+    outside the allowed set, a method call, an unknown filter or global."""
+
+
+class ExpressionLimitExceeded(ExpressionError):
+    """An expression would make too large a number, string or range, or ran
+    past its time budget; it was stopped before the work was done."""
+
+
+# --- the dialogue interpreter (caruso.services.scripts.interpreter) -----------
+
+
+class ScriptLoopError(ScriptError):
+    """A session passed more steps than allowed without asking anything: the script
+    loops through skipped questions, mode-skipped steps or transitions alone.
+
+    ``steps`` lists the step ids passed, in order (the loop is at the end).
+    """
+
+    def __init__(self, message: str, *, script: str, steps: tuple[str, ...] = ()):
+        self.script = script
+        self.steps = steps
+        super().__init__(message)
+
+
+class ActionFailed(ScriptError):
+    """An action of a script failed and the script declares no ``on-error`` step for it.
+
+    The session is stopped (status ``failed``) and says what was done before:
+    ``done`` lists the actions that completed in the same move, ``not_run``
+    the ones skipped because of the failure.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        action: str,
+        step: str,
+        where: object = None,
+        done: tuple[str, ...] = (),
+        not_run: tuple[str, ...] = (),
+    ):
+        self.action = action
+        self.step = step
+        self.where = where
+        self.done = done
+        self.not_run = not_run
+        super().__init__(message)
+
+
+class SessionNotFound(ScriptError, LookupError):
+    """No dialogue session is stored under that id (mistyped, or from another database)."""
+
+    def __init__(self, session_id: str):
+        self.session_id = session_id
+        super().__init__(f"no dialogue session {session_id!r}; start one with scripts.start_session(...)")
+
+
+class ScriptDefinitionError(_ProblemsError, ScriptError):
+    """Dialogue-script files are wrong: malformed, against ``dialogue.dtd``, or
+    meaningless (a step nobody reaches, a condition that does not parse, an
+    unknown action). ``problems`` holds every one found, each as file:line;
+    ``caruso script check`` prints the same list."""
+
+    exit_code = 1

@@ -43,6 +43,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "caruso.clock",
     "caruso.storage.plugin",
     "caruso.bom.plugin",
+    "caruso.services.scripts.plugin",
 )
 
 trace_log = logging.getLogger("caruso.hooks")

@@ -155,7 +155,15 @@ class Binding:
 
 @attrs.frozen
 class Script:
-    """One dialogue script, includes already merged in."""
+    """One dialogue script, includes already merged in.
+
+    A *fragment* (shared steps that scripts include, read on its own for
+    ``caruso script check``) has ``fragment`` set; its ``exits`` are the step
+    ids the including script must provide. Fragments are never started.
+
+    ``duplicates`` keeps the steps whose id was already taken (``steps`` can
+    hold only one per id) so the checker can point at both.
+    """
 
     id: str
     title: str
@@ -166,8 +174,38 @@ class Script:
     bindings: tuple[Binding, ...] = ()
     includes: tuple[str, ...] = ()  # files merged in, for messages and reloading
     where: Where = Where("", None)
+    description: str = ""
+    fragment: bool = False
+    exits: tuple[str, ...] = ()
+    duplicates: tuple[Step, ...] = ()
 
     @property
     def language(self) -> str:
         """The default language: the first one listed."""
         return self.languages[0]
+
+
+def default_variable(step_id: str) -> str:
+    """The variable a question's answer is stored under when it names none: ``ask-meter`` -> ``ask_meter``.
+
+    Step ids may contain ``-`` and ``.`` (readable in XML); expressions need
+    identifiers, so the answer goes under the id with those written as ``_``.
+    """
+    return step_id.replace("-", "_").replace(".", "_")
+
+
+def successors(step: Step) -> list[tuple[str, str, Where]]:
+    """Every step ``step`` can lead to, as (target, how, where): its transitions
+    (how = the condition, "" when unconditional) and the ``on-error`` targets of
+    its actions (how = "error: ACTION"), in file order."""
+    found: list[tuple[str, str, Where]] = []
+    for action in step.on_enter:
+        if action.on_error:
+            found.append((action.on_error, f"error: {action.name}", action.where))
+    for transition in getattr(step, "transitions", ()):
+        found.append((transition.target, transition.condition.source if transition.condition else "",
+                      transition.where))
+        for action in transition.actions:
+            if action.on_error:
+                found.append((action.on_error, f"error: {action.name}", action.where))
+    return found
