@@ -20,22 +20,27 @@ Alembic's batch mode (copy the table, swap it in), with foreign keys off
 during the swap and checked before commit. PostgreSQL and SQLite apply a whole
 upgrade in one transaction; MariaDB commits each DDL statement by itself, so an
 interrupted upgrade there is finished by running it again.
+
+Alembic is imported inside the functions that use it: importing it costs about
+0.3 s, which every ``caruso`` command would otherwise pay at start-up.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import attrs
 import sqlalchemy as sa
-from alembic.autogenerate import produce_migrations
-from alembic.migration import MigrationContext
-from alembic.operations import Operations, ops
 from sqlalchemy.engine import Connection, Engine
 
 from caruso.errors import SchemaChangeRefused, StorageError
 from caruso.storage.engine import FOREIGN_KEYS_OPTION
 from caruso.storage.metadata import is_legacy, object_name
+
+if TYPE_CHECKING:
+    from alembic.migration import MigrationContext
+    from alembic.operations import Operations, ops
 
 __all__ = ["SchemaChange", "SchemaDiff", "compare", "upgrade"]
 
@@ -95,6 +100,8 @@ class SchemaDiff:
 
 def compare(bind: Engine | Connection, metadata: sa.MetaData | Sequence[sa.MetaData]) -> SchemaDiff:
     """What ``upgrade`` would change to make the database match ``metadata``."""
+    from alembic.autogenerate import produce_migrations
+
     if isinstance(bind, Engine):
         with bind.connect() as connection:
             return compare(connection, metadata)
@@ -121,6 +128,8 @@ def upgrade(
         StorageError: the database refused a change (on SQLite and PostgreSQL
             the upgrade is rolled back whole).
     """
+    from alembic.operations import Operations
+
     metadatas = _as_list(metadata)
     sqlite = engine.dialect.name == "sqlite"
     connection = engine.connect()
@@ -168,6 +177,8 @@ def _managed(metadatas: list[sa.MetaData]) -> dict[str, sa.Table]:
 
 
 def _migration_context(connection: Connection, metadatas: list[sa.MetaData]) -> MigrationContext:
+    from alembic.migration import MigrationContext
+
     managed = _managed(metadatas)
 
     def include_name(name, type_, parent_names):
@@ -195,6 +206,8 @@ def _migration_context(connection: Connection, metadatas: list[sa.MetaData]) -> 
 
 
 def _flatten(container) -> list[ops.MigrateOperation]:
+    from alembic.operations import ops
+
     flat = []
     for op in container.ops:
         if isinstance(op, ops.ModifyTableOps):
@@ -211,6 +224,8 @@ def _table_has_rows(connection: Connection, table: str) -> bool:
 
 def _classify(op: ops.MigrateOperation, connection: Connection) -> SchemaChange:
     """Sort one Alembic operation into additive, destructive or blocked, and describe it."""
+    from alembic.operations import ops
+
     if isinstance(op, ops.CreateTableOp):
         return SchemaChange(ADDITIVE, op.table_name, f"add table {op.table_name}", op)
     if isinstance(op, ops.AddColumnOp):
@@ -333,10 +348,14 @@ def _refuse_unless_allowed(diff: SchemaDiff, allow_destructive: bool) -> None:
 
 
 def _has_new_tables(diff: SchemaDiff) -> bool:
+    from alembic.operations import ops
+
     return any(isinstance(c.operation, ops.CreateTableOp) for c in diff.changes)
 
 
 def _create_tables(operations: Operations, metadatas: list[sa.MetaData], diff: SchemaDiff) -> None:
+    from alembic.operations import ops
+
     creates = {c.operation.table_name: c.operation for c in diff.changes
                if isinstance(c.operation, ops.CreateTableOp)}
     dependency_order = [t.name for m in metadatas for t in m.sorted_tables]
@@ -345,12 +364,12 @@ def _create_tables(operations: Operations, metadatas: list[sa.MetaData], diff: S
             operations.invoke(creates[name])
 
 
-# Operations SQLite can do in place; everything else there goes through batch mode.
-_IN_PLACE_ON_SQLITE = (ops.AddColumnOp, ops.CreateIndexOp, ops.DropIndexOp,
-                       ops.CreateTableCommentOp, ops.DropTableCommentOp)
-
-
 def _apply_table_changes(operations: Operations, diff: SchemaDiff, sqlite: bool) -> None:
+    from alembic.operations import ops
+
+    # Operations SQLite can do in place; everything else there goes through batch mode.
+    in_place_on_sqlite = (ops.AddColumnOp, ops.CreateIndexOp, ops.DropIndexOp,
+                          ops.CreateTableCommentOp, ops.DropTableCommentOp)
     by_table: dict[str, list[ops.MigrateOperation]] = {}
     for change in diff.changes:
         if change.kind != BLOCKED and not isinstance(change.operation, ops.CreateTableOp):
@@ -358,7 +377,7 @@ def _apply_table_changes(operations: Operations, diff: SchemaDiff, sqlite: bool)
     for table, table_ops in by_table.items():
         new_column_fks = _inline_foreign_keys(table_ops) if sqlite else set()
         if sqlite and not all(
-            isinstance(op, _IN_PLACE_ON_SQLITE) or id(op) in new_column_fks for op in table_ops
+            isinstance(op, in_place_on_sqlite) or id(op) in new_column_fks for op in table_ops
         ):
             with operations.batch_alter_table(table, recreate="always") as batch:
                 for op in table_ops:
@@ -372,6 +391,8 @@ def _apply_table_changes(operations: Operations, diff: SchemaDiff, sqlite: bool)
 
 def _in_dependency_order(table_ops: list[ops.MigrateOperation]) -> list[ops.MigrateOperation]:
     """Columns before the indexes and references that use them; drops after."""
+    from alembic.operations import ops
+
     def rank(op):
         if isinstance(op, ops.AddColumnOp):
             return 0
@@ -385,6 +406,8 @@ def _in_dependency_order(table_ops: list[ops.MigrateOperation]) -> list[ops.Migr
 
 def _inline_foreign_keys(table_ops: list[ops.MigrateOperation]) -> set[int]:
     """FK operations (by id) on columns added in the same run: SQLite adds them inline."""
+    from alembic.operations import ops
+
     added = {op.column.name: op.column for op in table_ops if isinstance(op, ops.AddColumnOp)}
     inline = set()
     for op in table_ops:
@@ -398,6 +421,8 @@ def _inline_foreign_keys(table_ops: list[ops.MigrateOperation]) -> set[int]:
 def _bare_column(op: ops.MigrateOperation, *, inline_fk: bool) -> ops.MigrateOperation:
     """An AddColumnOp whose column carries no index or unique flag (and no reference
     unless it is rendered inline): those arrive as operations of their own."""
+    from alembic.operations import ops
+
     if not isinstance(op, ops.AddColumnOp):
         return op
     column = op.column

@@ -12,7 +12,7 @@ from caruso.clock import ManualClock
 from caruso.errors import ActionFailed, ExpressionError, ScriptError, ScriptLoopError
 from caruso.services.scripts.actions import BUILTIN_ACTIONS, ActionDefinition
 from caruso.services.scripts.expressions import ExpressionEngine
-from caruso.services.scripts.interpreter import Interpreter
+from caruso.services.scripts.interpreter import MAX_BACK_STEPS, Interpreter
 from caruso.services.scripts.reader import read_script
 from caruso.services.scripts.state import SessionState
 
@@ -186,6 +186,21 @@ def test_back_returns_with_the_answer_kept():
     assert ("a", "electricity", {"a": "electricity"}) == (view.step, view.value, dict(view.answers))
     interpreter.answer(live, "gas")
     assert ("b", {"a": "gas"}) == (live.state.step, live.state.answers)
+
+
+def test_back_retraces_at_most_max_back_steps():
+    """A long conversation can be rewound MAX_BACK_STEPS steps, no further; answers stay."""
+    interpreter = make("""
+        <question id="a" kind="number"><prompt>Next?</prompt><go to="a" if="a &lt; 60"/><go to="e"/></question>
+        <end id="e" outcome="ok"/>
+    """)
+    live = interpreter.start("s1")
+    for number in range(1, 60):
+        interpreter.answer(live, str(number))
+    steps_back = 0
+    while interpreter.back(live):
+        steps_back += 1
+    assert (MAX_BACK_STEPS, {"a": 59}) == (steps_back, live.state.answers)
 
 
 KNOWN = """

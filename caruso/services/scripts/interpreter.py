@@ -61,10 +61,14 @@ from caruso.services.scripts.model import (
 from caruso.services.scripts.state import ACTIVE, ENDED, FAILED, SessionState, plain_value
 from caruso.services.scripts.views import ChoiceView, SessionView
 
-__all__ = ["DEFAULT_MAX_SILENT_STEPS", "ExpressionCompiler", "Interpreter", "LiveSession", "ObjectLoader"]
+__all__ = ["DEFAULT_MAX_SILENT_STEPS", "MAX_BACK_STEPS", "ExpressionCompiler", "Interpreter", "LiveSession", "ObjectLoader"]
 
 DEFAULT_MAX_SILENT_STEPS = 1000
 """Steps one move may pass without asking anything before it counts as a loop."""
+
+MAX_BACK_STEPS = 50
+"""How many steps ``back`` can retrace. A conversation is rarely rewound further, and the
+bound keeps a long script's stored session under 4 KB (answers are kept regardless)."""
 
 _INFO, _END = "info", "end"
 _MISSING = object()
@@ -313,6 +317,8 @@ class Interpreter:
             if variable in state.prefilled:
                 state.prefilled.remove(variable)
         state.trail.append(step.id)
+        if len(state.trail) > MAX_BACK_STEPS:
+            del state.trail[0]  # bounds the stored state of long scripts
         live.namespace["now"] = self.clock.now()
         self._guarded(live, self._leave, live, step)
         return None
