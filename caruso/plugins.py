@@ -251,3 +251,24 @@ def _origin(name: str, plugin: object) -> tuple[str, str]:
         dist = f"{ep.dist.name}=={ep.dist.version}" if ep.dist else "?"
         return "entry point", f"{dist} ({ep.value})"
     return "folder", str(getattr(plugin, "__file__", name))
+
+
+def contributed_paths(
+    app: Any, hook_name: str, configured: Iterable[Path], *, default: Path, root: Path
+) -> list[Path]:
+    """Files and folders of one kind (models, scripts) for an application, in the order they apply:
+
+    each plugin's, from the hook ``hook_name`` in plugin order, then the ones the
+    service's settings name (relative to ``root``). The ``default`` folder may be
+    missing (an application without files of its own); one named explicitly must exist.
+    """
+    paths: list[Path] = []
+    if app is not None:
+        for _plugin, found in call_each(getattr(app.plugin_manager.hook, hook_name), app=app):
+            paths.extend(Path(p) for p in found)
+    for path in configured:
+        absolute = path if path.is_absolute() else root / path
+        if path == default and not absolute.exists():
+            continue
+        paths.append(absolute)
+    return paths

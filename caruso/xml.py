@@ -22,6 +22,7 @@ Every fault is reported as a ``caruso.errors.Problem`` located as
 from __future__ import annotations
 
 import codecs
+from collections.abc import Iterable
 import functools
 import os
 import re
@@ -32,7 +33,7 @@ from lxml import etree
 
 from caruso.errors import DocumentError, Problem
 
-__all__ = ["Schema", "describe", "parse", "problem_at"]
+__all__ = ["Schema", "describe", "parse", "problem_at", "xml_files"]
 
 SCHEMA_FOLDER = "schemas"
 """Where the DTDs ship, inside the caruso package (package data, see pyproject.toml)."""
@@ -275,3 +276,21 @@ def _subset(text: str, open_bracket: int) -> str:
     """The internal subset from ``[`` up to the ``]`` that is followed by ``>``."""
     match = _SUBSET_END.search(text, open_bracket)
     return text[open_bracket + 1:match.start() if match else len(text)]
+
+
+def xml_files(paths: Iterable[str | os.PathLike], *, kind: str) -> tuple[list[Path], list[Problem]]:
+    """The files named by ``paths``: files as given, folders as their ``*.xml`` sorted by name.
+
+    ``kind`` names what is looked for ("model", "script") in the problem reported
+    for a path that does not exist.
+    """
+    found: list[Path] = []
+    problems: list[Problem] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found.extend(sorted(p for p in path.glob("*.xml") if p.is_file()))
+        elif path.is_file():
+            found.append(path)
+        else:
+            problems.append(Problem(str(path), None, f"{kind} file or folder not found"))
+    return found, problems

@@ -30,7 +30,7 @@ from caruso.bom.definitions import (
 )
 from caruso.bom.naming import snake_case
 from caruso.errors import DocumentError, Problem
-from caruso.xml import Schema, describe
+from caruso.xml import Schema, describe, xml_files
 
 __all__ = ["model_files", "read_model_file", "read_models"]
 
@@ -39,17 +39,7 @@ _SEPARATORS = re.compile(r"[\s,]+")
 
 def model_files(paths: Iterable[Path]) -> tuple[list[Path], list[Problem]]:
     """The model files named by ``paths``: files as given, folders as their ``*.xml`` sorted by name."""
-    found: list[Path] = []
-    problems: list[Problem] = []
-    for path in paths:
-        path = Path(path)
-        if path.is_dir():
-            found.extend(sorted(p for p in path.glob("*.xml") if p.is_file()))
-        elif path.is_file():
-            found.append(path)
-        else:
-            problems.append(Problem(str(path), None, "model file or folder not found"))
-    return found, problems
+    return xml_files(paths, kind="model")
 
 
 def read_models(paths: Iterable[Path]) -> tuple[list[ModelFile], list[Problem]]:

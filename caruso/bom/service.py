@@ -27,6 +27,7 @@ from caruso.bom.audit import USER_KEY
 from caruso.bom.model import BusinessModel, check_models, load_model
 from caruso.clock import Clock, SystemClock
 from caruso.errors import Problem, ServiceNotFound, ServiceStateError
+from caruso.plugins import contributed_paths
 from caruso.services.base import DOWN, Health, Service
 
 __all__ = ["BomService", "BomSettings", "BusinessObjects", "model_paths"]
@@ -139,23 +140,8 @@ class BomService(Service, BusinessObjects):
 
 def model_paths(app: Any, settings: BomSettings, root: Path) -> list[Path]:
     """The model files and folders of an application, in the order extensions apply:
-    each plugin's (``register_models`` hook, plugin order), then the application's own.
-
-    The default ``models`` folder may be missing (an application without models
-    of its own); a folder or file named explicitly must exist.
-    """
-    paths: list[Path] = []
-    if app is not None:
-        from caruso.plugins import call_each
-
-        for _plugin, found in call_each(app.plugin_manager.hook.register_models, app=app):
-            paths.extend(Path(p) for p in found)
-    for path in settings.models:
-        absolute = path if path.is_absolute() else root / path
-        if path == DEFAULT_MODELS and not absolute.exists():
-            continue
-        paths.append(absolute)
-    return paths
+    each plugin's (``register_models`` hook, plugin order), then the application's own."""
+    return contributed_paths(app, "register_models", settings.models, default=DEFAULT_MODELS, root=root)
 
 
 def check_application_models(app: Any) -> list[Problem]:

@@ -33,7 +33,7 @@ from caruso.services.scripts.model import (
     Where,
     default_variable,
 )
-from caruso.xml import Schema, describe
+from caruso.xml import Schema, describe, xml_files
 
 __all__ = ["read_script", "read_scripts", "script_files"]
 
@@ -43,17 +43,7 @@ ROOTS = ("script", "fragment")
 
 def script_files(paths: Iterable[Path | str]) -> tuple[list[Path], list[Problem]]:
     """The script files named by ``paths``: files as given, folders as their ``*.xml`` sorted by name."""
-    found: list[Path] = []
-    problems: list[Problem] = []
-    for path in paths:
-        path = Path(path)
-        if path.is_dir():
-            found.extend(sorted(p for p in path.glob("*.xml") if p.is_file()))
-        elif path.is_file():
-            found.append(path)
-        else:
-            problems.append(Problem(str(path), None, "script file or folder not found"))
-    return found, problems
+    return xml_files(paths, kind="script")
 
 
 def read_scripts(paths: Iterable[Path | str]) -> tuple[list[Script], list[Problem]]:

@@ -40,6 +40,7 @@ from caruso.errors import (
     ServiceStateError,
     did_you_mean,
 )
+from caruso.plugins import contributed_paths
 from caruso.services.base import DOWN, Health, Service
 from caruso.services.scripts.actions import BUILTIN_ACTIONS, ActionDefinition, check_arguments
 from caruso.services.scripts.activity import ActivityRecorder, ActivitySettings
@@ -320,18 +321,7 @@ class ScriptsService(Service):
 def script_paths(app: Any, settings: ScriptsSettings, root: Path) -> list[Path]:
     """The script files and folders of an application: each plugin's (``register_scripts``
     hook, plugin order), then the application's own."""
-    paths: list[Path] = []
-    if app is not None:
-        from caruso.plugins import call_each
-
-        for _plugin, found in call_each(app.plugin_manager.hook.register_scripts, app=app):
-            paths.extend(Path(p) for p in found)
-    for path in settings.scripts:
-        absolute = path if path.is_absolute() else root / path
-        if path == DEFAULT_SCRIPTS and not absolute.exists():
-            continue
-        paths.append(absolute)
-    return paths
+    return contributed_paths(app, "register_scripts", settings.scripts, default=DEFAULT_SCRIPTS, root=root)
 
 
 def _object_names(model: Any) -> dict[str, frozenset[str]] | None:
