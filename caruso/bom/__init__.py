@@ -7,11 +7,30 @@ save, auditable objects record every change, and ``caruso bom reflect`` drafts
 a model from an existing database.
 """
 
-from caruso.bom.audit import acting_as, current_user
-from caruso.bom.model import BusinessModel, check_models, load_model
-from caruso.bom.objects import BusinessObject
-from caruso.bom.reflect import reflect_database, reflect_model
-from caruso.bom.service import BomService, BomSettings, BusinessObjects
+from importlib import import_module
+
+# Where each public name lives; imported on first use (PEP 562), so that the
+# plugin module - which the command line always imports - stays light.
+_EXPORTS = {
+    "acting_as": "audit",
+    "current_user": "audit",
+    "BusinessModel": "model",
+    "check_models": "model",
+    "load_model": "model",
+    "BusinessObject": "objects",
+    "reflect_database": "reflect",
+    "reflect_model": "reflect",
+    "BomService": "service",
+    "BomSettings": "service",
+    "BusinessObjects": "service",
+}
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'caruso.bom' has no attribute {name!r}")
+    return getattr(import_module(f"caruso.bom.{_EXPORTS[name]}"), name)
+
 
 __all__ = [
     "BomService",

@@ -1,7 +1,9 @@
 """The modeler as a plugin: the ``bom`` service, model checks for ``caruso check``, ``caruso bom``.
 
 Built in, but wired through the same hooks as any plugin, so an application
-can replace the service (``[services.bom] implementation = ...``).
+can replace the service (``[services.bom] implementation = ...``). The command
+line imports every built-in plugin to collect its commands, so the modeler
+itself (and SQLAlchemy) is imported only when used.
 """
 
 from __future__ import annotations
@@ -10,18 +12,21 @@ from pathlib import Path
 
 import click
 
-from caruso.bom.service import BomService, BusinessObjects, check_application_models
 from caruso.hookspecs import hookimpl
 from caruso.services.base import ServiceDefinition
 
 
 @hookimpl
 def register_services(app):
+    from caruso.bom.service import BomService, BusinessObjects
+
     return [ServiceDefinition("bom", BomService, provides=(BusinessObjects,), requires=("storage",))]
 
 
 @hookimpl
 def check_application(app):
+    from caruso.bom.service import check_application_models
+
     return check_application_models(app)
 
 

@@ -11,18 +11,33 @@ SQLite by default, PostgreSQL and MariaDB by URL, with nothing else changed:
 - ``Storage.transfer(url)``: copy everything to another database, verified.
 """
 
-from caruso.storage.manager import Storage, StorageManager
-from caruso.storage.metadata import NAMING_CONVENTION, new_metadata
-from caruso.storage.schema import SchemaChange, SchemaDiff
-from caruso.storage.transfer import TransferReport
-from caruso.storage.types import (
-    PORTABLE_TYPES,
-    Enumeration,
-    ExactDecimal,
-    JSONType,
-    UTCDateTime,
-    portable_type,
-)
+from importlib import import_module
+
+# Where each public name lives. The package imports them on first use (PEP 562),
+# so that importing a light submodule (the plugin, the types) does not pull in the
+# storage manager, SQLAlchemy's ORM and Alembic with it.
+_EXPORTS = {
+    "Storage": "manager",
+    "StorageManager": "manager",
+    "NAMING_CONVENTION": "metadata",
+    "new_metadata": "metadata",
+    "SchemaChange": "schema",
+    "SchemaDiff": "schema",
+    "TransferReport": "transfer",
+    "PORTABLE_TYPES": "types",
+    "Enumeration": "types",
+    "ExactDecimal": "types",
+    "JSONType": "types",
+    "UTCDateTime": "types",
+    "portable_type": "types",
+}
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'caruso.storage' has no attribute {name!r}")
+    return getattr(import_module(f"caruso.storage.{_EXPORTS[name]}"), name)
+
 
 __all__ = [
     "NAMING_CONVENTION",

@@ -1,5 +1,8 @@
 """The storage component as a plugin: the ``storage`` service and the ``caruso db`` commands.
 
+The command line imports every built-in plugin to collect its commands, so this
+module imports the storage manager (and SQLAlchemy) only when it is used.
+
 ``caruso db status [DIR]``     how the database differs from the models
 ``caruso db upgrade [DIR]``    apply the additive changes (``--allow-destructive`` for the rest)
 ``caruso db transfer [DIR] --to URL``   copy everything to another database and verify it
@@ -13,15 +16,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from caruso.errors import SchemaChangeRefused
 from caruso.hookspecs import hookimpl
 from caruso.services.base import ServiceDefinition
-from caruso.storage.manager import StorageManager
-from caruso.storage.service import StorageService
-from caruso.storage.transfer import DEFAULT_BATCH_SIZE
+
+if TYPE_CHECKING:
+    from caruso.storage.manager import StorageManager
 
 folder_argument = click.argument(
     "folder", default=".", type=click.Path(file_okay=True, dir_okay=True, path_type=Path)
@@ -30,6 +34,9 @@ folder_argument = click.argument(
 
 @hookimpl
 def register_services(app):
+    from caruso.storage.manager import StorageManager
+    from caruso.storage.service import StorageService
+
     return [ServiceDefinition("storage", StorageService, provides=(StorageManager,))]
 
 
@@ -98,15 +105,16 @@ def upgrade(folder: Path, allow_destructive: bool) -> None:
 @db.command()
 @folder_argument
 @click.option("--to", "to_url", required=True, metavar="URL", help="The database to copy into.")
-@click.option("--batch-size", default=DEFAULT_BATCH_SIZE, show_default=True, type=click.IntRange(1),
-              help="Rows per batch (one transaction each).")
+@click.option("--batch-size", default=None, type=click.IntRange(1),
+              help="Rows per batch (one transaction each); default: the storage manager's.")
 def transfer(folder: Path, to_url: str, batch_size: int) -> None:
     """Copy every business object to another database, then verify counts and checksums.
 
     Interrupted, it can be run again: it continues where it stopped, without duplicates.
     """
     with running_storage(folder) as storage:
-        report = storage.transfer(to_url, batch_size=batch_size, progress=ClickProgress())
+        batch = {"batch_size": batch_size} if batch_size else {}
+        report = storage.transfer(to_url, progress=ClickProgress(), **batch)
         click.echo(str(report))
 
 
