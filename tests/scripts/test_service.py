@@ -292,3 +292,41 @@ def test_settings_name_the_scripts(tmp_path):
         assert ["greet"] == list(scripts.scripts)
         view = scripts.start_session("greet")
         assert "HELLO BOB" == scripts.answer(view.session_id, "bob").prompt
+
+
+@pytest.fixture
+def app_in_virtual_time(tmp_path):
+    """The ``app`` fixture's application, on a ManualClock."""
+    folder = write_app(tmp_path / "app", settings='[services.clock]\nimplementation = "caruso.clock:ManualClock"\n')
+    application = load_app(folder)
+    with application:
+        application.services.get("storage").upgrade()
+        bom = application.services.get("bom")
+        with bom.unit_of_work() as session:
+            session.add(bom.Customer(id=1, name="Ada", email="ada@example.com"))
+        yield application
+
+
+def test_answers_from_a_recent_session_on_another_channel_are_not_asked_again(app_in_virtual_time):
+    """The customer answered in the IVR an hour ago: the agent's new session skips that question."""
+    app = app_in_virtual_time
+    scripts = app.services.get("scripts")
+    clock = app.services.resolve("clock")
+    ivr = scripts.start_session("move", customer=1, mode="ivr", channel="phone")
+    scripts.answer(ivr.session_id, "2026-07-01")  # email was prefilled from the customer record
+    clock.advance(3600)
+    agent = scripts.start_session("move", customer=1, mode="agent", channel="phone")
+    assert ("agent-check", date(2026, 7, 1)) == (agent.step, agent.answers["date"])
+    assert "date" in agent.prefilled
+
+
+def test_answers_older_than_the_reuse_window_are_asked_again(app_in_virtual_time):
+    """A day later the same question is asked again: the answer may have changed."""
+    app = app_in_virtual_time
+    scripts = app.services.get("scripts")
+    clock = app.services.resolve("clock")
+    first = scripts.start_session("move", customer=1, mode="self-service", channel="web")
+    scripts.answer(first.session_id, "2026-07-01")
+    clock.advance(86_400 + 1)
+    later = scripts.start_session("move", customer=1, mode="self-service", channel="web")
+    assert "date" == later.step

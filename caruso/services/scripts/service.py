@@ -26,6 +26,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import OrderedDict
+from datetime import timedelta
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -71,12 +72,18 @@ class ScriptsSettings:
         cached_sessions: live sessions kept in memory between calls (their
             bound objects stay loaded); the stored state is the truth either way.
         activity: where completed sessions land in the contact history.
+        reuse_answers_within: seconds; a new session for a customer skips the
+            questions the customer answered in any session saved this recently
+            (on any channel), unless a question asks to confirm. 0 turns it off.
+            The default, a day, covers one contact that moves between channels
+            without reusing answers that may have changed since (a meter reading).
     """
 
     scripts: tuple[Path, ...] = (DEFAULT_SCRIPTS,)
     max_silent_steps: int = DEFAULT_MAX_SILENT_STEPS
     cached_sessions: int = 10_000
     activity: ActivitySettings = attrs.field(factory=ActivitySettings)
+    reuse_answers_within: float = attrs.field(default=86_400.0, validator=attrs.validators.ge(0))
 
 
 class ScriptsService(Service):
@@ -172,6 +179,9 @@ class ScriptsService(Service):
             channel: the channel (``phone``, ``web``), as ``context.channel``.
             known: answers already known (from an earlier session, from the
                 IVR), by variable; their questions are skipped unless they confirm.
+                With a ``customer``, the answers that customer gave in sessions
+                saved within ``reuse_answers_within`` are known too (``known``
+                wins where both have a variable).
 
         Raises:
             ScriptError: no script has that id, or the script failed at once.
@@ -182,6 +192,8 @@ class ScriptsService(Service):
             full_context["customer_id"] = customer
         if channel is not None:
             full_context["channel"] = channel
+        if customer is not None:
+            known = {**self._recent_answers(customer), **(known or {})}
         live = interpreter.create(uuid.uuid4().hex, mode=mode, language=language, context=full_context,
                                   known=known)
         failure: ScriptError | None = None
@@ -196,6 +208,13 @@ class ScriptsService(Service):
         if failure is not None:
             raise failure
         return interpreter.view(live)
+
+    def _recent_answers(self, customer: Any) -> dict[str, Any]:
+        window = self._settings().reuse_answers_within
+        if not window:
+            return {}
+        since = self.clock.now() - timedelta(seconds=window)
+        return self._store().recent_answers(customer, since=since)
 
     def view(self, session_id: str) -> SessionView:
         """The session's current step, with every answer given so far.

@@ -141,6 +141,25 @@ class SessionStore:
             found = list(connection.execute(query).scalars())
         return iter(found)
 
+    def recent_answers(self, customer: Any, *, since: datetime) -> dict[str, Any]:
+        """What the customer answered in sessions saved since ``since``, newest answer winning.
+
+        Only answers the customer gave: values that were looked up or prefilled are
+        not evidence of anything the customer said.
+        """
+        table = self.table
+        query = (
+            sa.select(table.c.state)
+            .where(table.c.customer == str(customer), table.c.updated >= since)
+            .order_by(table.c.updated, table.c.id)
+        )
+        with self.storage.transaction() as connection:
+            states = [SessionState.from_json(text) for text in connection.execute(query).scalars()]
+        answers: dict[str, Any] = {}
+        for state in states:
+            answers.update((k, v) for k, v in state.answers.items() if k not in state.prefilled)
+        return answers
+
     @staticmethod
     def _columns(state: SessionState) -> dict[str, Any]:
         customer = state.context.get("customer_id")
