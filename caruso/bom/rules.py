@@ -17,7 +17,6 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import json
-import re
 from collections.abc import Callable, Iterable, Mapping
 
 import attrs
@@ -27,6 +26,7 @@ from sqlalchemy.types import TypeEngine
 from caruso.bom.definitions import AttributeDef, ObjectDef, RuleDef
 from caruso.bom.values import parse_value
 from caruso.errors import Problem, Violation, did_you_mean
+from caruso.patterns import Pattern, PatternTimeout
 
 __all__ = ["Validator", "compile_validator"]
 
@@ -147,13 +147,17 @@ def _range_check(rule: RuleDef, attribute: AttributeDef) -> Check:
 
 def _pattern_check(rule: RuleDef, attribute: AttributeDef) -> Check:
     try:
-        regex = re.compile(rule.options["regex"])
-    except re.error as exc:
+        pattern = Pattern(rule.options["regex"])
+    except ValueError as exc:
         raise ValueError(f"regex {rule.options['regex']!r} does not compile: {exc}") from None
 
     def check(value):
-        if regex.fullmatch(value) is None:
-            return rule.message or f"does not match the pattern {regex.pattern}"
+        try:
+            matches = pattern.fullmatch(value)
+        except PatternTimeout as exc:
+            return str(exc)
+        if not matches:
+            return rule.message or f"does not match the pattern {pattern.source}"
         return None
 
     return check

@@ -188,3 +188,21 @@ def test_rules_apply_to_any_session(mapped):
         session.add(db.model.Customer(name="x" * 21))
         with pytest.raises(ValidationError, match="is 21 characters long; at most 20 fit"):
             session.commit()
+
+
+def test_a_pattern_that_backtracks_forever_refuses_the_value_in_time(write_model):
+    """A pattern with nested repetition meets a hostile value: refused with a clear reason, no hang."""
+    loaded = load_model([write_model("""
+        <object name="Customer">
+          <attribute name="id" type="integer" primary-key="yes"/>
+          <attribute name="code" type="string"/>
+          <pattern attribute="code" regex="(a|aa)+"/>
+        </object>
+    """)])
+    try:
+        [violation] = loaded.Customer.__caruso__.validator.violations({"code": "a" * 60 + "b"})
+        assert ("code", "checking the value against the pattern '(a|aa)+' took too long;") == (
+            violation.attribute, violation.message.split(" simplify")[0])
+        assert [] == loaded.Customer.__caruso__.validator.violations({"code": "aaaa"})
+    finally:
+        loaded.dispose()

@@ -132,6 +132,7 @@ def test_answers_are_stored_in_normal_form(kind, attributes, given, expected):
     ("choice", "", "coal", "choose one of: gas, water, power"),
     ("yesno", "", "maybe", "answer yes or no"),
     ("number", "", "1e400", "expected a number of reasonable size"),
+    ("text", ' pattern="(a|aa)+"', "a" * 60 + "b", "the answer could not be checked against the expected form in time"),
 ])
 def test_answers_out_of_bounds_are_refused(kind, attributes, given, reason):
     """Bounds, patterns and choices refuse answers with a reason for the person."""

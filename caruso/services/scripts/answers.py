@@ -38,6 +38,7 @@ from typing import Any
 
 import attrs
 
+from caruso.patterns import Pattern, PatternTimeout
 from caruso.services.scripts.model import Question
 
 __all__ = ["MAX_ANSWER_LENGTH", "AnswerRule", "InvalidAnswer", "ivr_digits"]
@@ -138,6 +139,13 @@ def _decimal_bound(written: str | None) -> Decimal | None:
     return bound if bound is None or bound.is_finite() else None
 
 
+def _matches(pattern: Pattern, text: str) -> bool:
+    try:
+        return pattern.fullmatch(text)
+    except PatternTimeout:
+        raise InvalidAnswer("the answer could not be checked against the expected form in time") from None
+
+
 def _date_bound(written: str | None) -> date | None:
     try:
         return date.fromisoformat(written) if written is not None else None
@@ -148,8 +156,8 @@ def _date_bound(written: str | None) -> date | None:
 def _text_rule(question: Question) -> Callable[[Any, bool], Any]:
     shortest, longest = _int_bound(question.minimum), _int_bound(question.maximum)
     try:
-        pattern = re.compile(question.pattern) if question.pattern else None
-    except re.error:
+        pattern = Pattern(question.pattern) if question.pattern else None
+    except ValueError:  # the checker reports it; the script does not start with it
         pattern = None
 
     def parse(value: Any, ivr: bool) -> str:
@@ -158,7 +166,7 @@ def _text_rule(question: Question) -> Callable[[Any, bool], Any]:
             raise InvalidAnswer(f"the answer must be at least {shortest} characters long")
         if longest is not None and len(text) > longest:
             raise InvalidAnswer(f"the answer must be at most {longest} characters long")
-        if pattern is not None and pattern.fullmatch(text) is None:
+        if pattern is not None and not _matches(pattern, text):
             raise InvalidAnswer(f"the answer does not have the expected form ({question.pattern})")
         return text
 

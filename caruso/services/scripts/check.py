@@ -16,13 +16,13 @@ for the ``scripts`` service, which refuses to start on any finding.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Collection, Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Protocol
 
 from caruso.errors import Problem, ScriptDefinitionError, did_you_mean
+from caruso.patterns import Pattern
 from caruso.services.scripts.actions import RESERVED_NAMES
 from caruso.services.scripts.expressions import CONDITION, TEMPLATE, VALUE
 from caruso.services.scripts.model import (
@@ -432,9 +432,9 @@ class _QuestionChecker:
             self._add(f"kind {question.kind!r} takes no pattern (only text answers are matched); remove it")
             return
         try:
-            re.compile(question.pattern)
-        except re.error as exc:
-            self._add(f"pattern {question.pattern!r} is not a regular expression: {exc}")
+            Pattern(question.pattern)
+        except ValueError as exc:
+            self._add(f"pattern {exc}")
 
     def _add(self, message: str, where: Where | None = None) -> None:
         self.checker._add(where or self.question.where, f"{self.label}: {message}")
