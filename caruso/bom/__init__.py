@@ -7,7 +7,7 @@ save, auditable objects record every change, and ``caruso bom reflect`` drafts
 a model from an existing database.
 """
 
-from importlib import import_module
+from caruso._lazy import lazy_exports
 
 # Where each public name lives; imported on first use (PEP 562), so that the
 # plugin module - which the command line always imports - stays light.
@@ -26,10 +26,7 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'caruso.bom' has no attribute {name!r}")
-    return getattr(import_module(f"caruso.bom.{_EXPORTS[name]}"), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)
 
 
 __all__ = [

@@ -11,7 +11,7 @@ SQLite by default, PostgreSQL and MariaDB by URL, with nothing else changed:
 - ``Storage.transfer(url)``: copy everything to another database, verified.
 """
 
-from importlib import import_module
+from caruso._lazy import lazy_exports
 
 # Where each public name lives. The package imports them on first use (PEP 562),
 # so that importing a light submodule (the plugin, the types) does not pull in the
@@ -33,10 +33,7 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'caruso.storage' has no attribute {name!r}")
-    return getattr(import_module(f"caruso.storage.{_EXPORTS[name]}"), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)
 
 
 __all__ = [
