@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-import json
 from collections.abc import Callable, Iterable, Mapping
 
 import attrs
@@ -111,12 +110,13 @@ def _type_check(attribute: AttributeDef, column_type: TypeEngine) -> Check:
             return None
 
     elif kind == "json":
+        coerce = column_type.coerce
 
         def check(value):
             try:
-                json.dumps(value)
-            except (TypeError, ValueError) as exc:
-                return f"cannot be stored as JSON: {exc}"
+                coerce(value)
+            except ValueError as exc:
+                return str(exc)
             return None
 
     else:  # enum

@@ -248,14 +248,21 @@ class JSONType(TypeDecorator):
     def __init__(self):
         super().__init__(none_as_null=True)
 
-    def process_bind_param(self, value, dialect):
-        if value is None:
-            return None
+    @staticmethod
+    def coerce(value: Any) -> Any:
+        """The value, once it is known to be a JSON document; ValueError otherwise.
+
+        NaN and infinities are refused: Python's json writes them, but they are not
+        JSON and PostgreSQL refuses them.
+        """
         try:
-            json.dumps(value)
+            json.dumps(value, allow_nan=False)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{value!r} cannot be stored as JSON: {exc}") from None
         return value
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else self.coerce(value)
 
     @property
     def python_type(self) -> type:

@@ -75,7 +75,7 @@ def violations_of(model, **values) -> list[Violation]:
         ("level", "platinum-plus", "is 13 characters long; at most 10 fit"),
         ("vip", "yes", "is a str, expected True or False"),
         ("kind", "robot", "is not one of the values person, company"),
-        ("tags", {1, 2}, "cannot be stored as JSON: Object of type set is not JSON serializable"),
+        ("tags", {1, 2}, "{1, 2} cannot be stored as JSON: Object of type set is not JSON serializable"),
         ("name", None, "is required"),
     ],
 )

@@ -6,6 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+import tracemalloc
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -394,3 +396,41 @@ def test_any_text_raises_nothing_but_expression_errors(source, kind):
         pass
     reason = ENGINE.syntax_error(source, kind)
     assert reason is None or isinstance(reason, str)
+
+
+
+def test_literal_text_repeated_by_a_loop_counts_toward_the_output_limit():
+    """A long literal inside a loop is output too: refused at the limit, not rendered for ever."""
+    render = ExpressionEngine().compile_template("{% for i in range(10000) %}" + "y" * 1000 + "{% endfor %}",
+                                                 Where("t.xml", 1))
+    with pytest.raises(ExpressionLimitExceeded, match="characters allowed"):
+        render({})
+
+
+def test_join_knows_the_size_of_its_result_before_building_it():
+    """join with a long separator is refused before the string is built (memory stays small)."""
+    evaluate = ExpressionEngine().compile_value(Expr('range(10000)|join("x" * 5000)', Where("t.xml", 1)))
+    tracemalloc.start()
+    try:
+        with pytest.raises(ExpressionLimitExceeded):
+            evaluate({})
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 5 * 2**20
+
+
+def test_round_refuses_a_precision_that_would_take_for_ever():
+    """round(3000000, 'floor') would compute 10**3000000: refused instead."""
+    evaluate = ExpressionEngine().compile_value(Expr("1.5|round(3000000, 'floor')", Where("t.xml", 1)))
+    with pytest.raises(ExpressionError, match="round takes a precision from 0 to 30"):
+        evaluate({})
+    assert 1.23 == ExpressionEngine().compile_value(Expr("1.2345|round(2, 'floor')", Where("t.xml", 1)))({})
+
+
+
+def test_join_refuses_a_result_over_the_string_limit():
+    """A join of few items with a long separator is measured before it is built."""
+    evaluate = ExpressionEngine().compile_value(Expr('range(20)|join("x" * 5000)', Where("t.xml", 1)))
+    with pytest.raises(ExpressionLimitExceeded, match="join makes more than the 65536 characters allowed"):
+        evaluate({})

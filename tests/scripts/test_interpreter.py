@@ -140,6 +140,12 @@ def test_answers_out_of_bounds_are_refused(kind, attributes, given, reason):
     assert reason == interpreter.answer(live, given)
 
 
+def test_a_huge_integer_answer_is_refused_not_converted():
+    """An int too large to even print is refused as an answer, like a too-long number text."""
+    interpreter, live = one_question("number", "")
+    assert "expected a number of reasonable size" == interpreter.answer(live, 10**5000)
+
+
 def test_ivr_mode_offers_and_takes_keypad_digits():
     """In IVR mode choices get digits (the script's, else 1, 2, ...), yes/no is 1/2."""
     interpreter = make("""

@@ -64,3 +64,18 @@ def test_sessions_are_found_by_customer_and_status(store):
     store.insert(state("b", status="ended", context={"customer_id": 8}), NOW)
     assert (["a"], ["b"], ["b"]) == (
         list(store.ids(customer="7")), list(store.ids(status="ended")), list(store.ids(customer="8")))
+
+
+def test_caller_data_shaped_like_a_type_tag_comes_back_unchanged():
+    """A context dict such as {"$decimal": "n/a"} (from a web form) round-trips as the same dict."""
+    state = SessionState(id="s1", script="move", version="1", mode="agent", language="en", step="a",
+                         context={"form": {"$decimal": "n/a"}, "ref": {"$date": "2026-01-31"}},
+                         answers={"amount": Decimal("12.50"), "day": date(2026, 1, 31)})
+    again = SessionState.from_json(state.to_json())
+    assert (state.context, state.answers) == (again.context, again.answers)
+
+
+def test_a_damaged_stored_state_is_a_script_error():
+    """A state that cannot be read raises ScriptError, not a decoding error from deep inside."""
+    with pytest.raises(ScriptError, match="a stored session state cannot be read"):
+        SessionState.from_json('{"id":"s1","answers":{"x":{"$decimal":"not a number"}}}')

@@ -118,6 +118,11 @@ def test_json_and_enumeration_round_trip_and_refuse_bad_values(storage, values_t
     with pytest.raises(sa.exc.StatementError, match="cannot be stored as JSON"):
         with storage.transaction() as conn:
             conn.execute(values_table.insert(), [{"id": 4, "doc": {"when": object()}}])
+    with pytest.raises(sa.exc.StatementError, match="cannot be stored as JSON: Out of range float values"):
+        with storage.transaction() as conn:  # Python's json writes NaN; it is not JSON (PostgreSQL refuses it)
+            conn.execute(values_table.insert(), [{"id": 5, "doc": {"ratio": float("nan")}}])
+    with storage.transaction() as conn:
+        assert 2 == conn.execute(sa.select(sa.func.count()).select_from(values_table)).scalar()
 
 
 def test_portable_types_cover_the_model_format_and_check_their_options():

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import itertools
 import math
 import operator
 import time
@@ -440,6 +441,9 @@ _JINJA_FILTERS = (
 _TEXT_FILTERS = frozenset(("capitalize", "join", "lower", "title", "trim", "truncate", "upper", "wordcount"))
 """Filters that turn their whole input into text first: its size is checked before."""
 
+_MAX_ROUND_PRECISION = 30
+"""Decimal places ``round`` may keep: beyond any money or measurement a script shows."""
+
 _JINJA_TESTS = (
     "boolean", "defined", "divisibleby", "eq", "equalto", "even", "false", "float", "ge",
     "greaterthan", "gt", "in", "integer", "iterable", "le", "lessthan", "lower", "lt", "mapping",
@@ -493,7 +497,29 @@ def _filters(checker: Checker) -> dict[str, Callable[..., Any]]:
             value = _to_date(value)
         return value.strftime(pattern)
 
-    for name, function in (("replace", replace_filter), ("string", string), ("sum", total), ("date", format_date)):
+    @pass_environment
+    def join(environment: Any, values: Iterable[Any], separator: str = "", attribute: str | None = None) -> str:
+        """Like jinja2's join, with the size of the result known before it is built."""
+        items = list(itertools.islice(values, limits.max_items + 1))
+        checker.container(items)
+        if attribute is not None:
+            items = [environment.getitem(item, attribute) for item in items]
+        texts = [checker.text(item) for item in items]
+        separator = checker.text(separator)
+        size = sum(map(len, texts)) + len(separator) * max(len(texts) - 1, 0)
+        if size > limits.max_string:
+            raise TooMuch(f"join makes more than the {limits.max_string} characters allowed")
+        return separator.join(texts)
+
+    def round_filter(value: Any, precision: int = 0, method: str = "common") -> Any:
+        """Like jinja2's round, with the precision bounded (it would compute 10**precision)."""
+        if type(precision) is not int or not 0 <= precision <= _MAX_ROUND_PRECISION:
+            raise ValueError(f"round takes a precision from 0 to {_MAX_ROUND_PRECISION}")
+        return FILTERS["round"](value, precision, method)
+
+    limits = checker.limits
+    for name, function in (("replace", replace_filter), ("string", string), ("sum", total), ("date", format_date),
+                           ("join", join), ("round", round_filter)):
         filters[name] = _guarded(function, checker, text_input=False)
     return filters
 
@@ -780,6 +806,19 @@ def check_tree(tree: nodes.Node, environment: ScriptEnvironment) -> None:
 
 class _Guard(NodeTransformer):
     """Route the work jinja2 does not intercept through the budgeted internal filters."""
+
+    def visit_Output(self, node: nodes.Output) -> nodes.Node:
+        """Literal text is output too: as a constant it goes through ``finalize`` and is counted.
+
+        jinja2 writes template data straight out, so a loop around a long literal
+        would otherwise repeat it past every output limit.
+        """
+        self.generic_visit(node)
+        node.nodes = [
+            nodes.Const(child.data, lineno=child.lineno) if isinstance(child, nodes.TemplateData) else child
+            for child in node.nodes
+        ]
+        return node
 
     def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
         parts = [self.visit(part) for part in node.nodes]

@@ -192,6 +192,8 @@ def _to_decimal(value: Any) -> Decimal:
     if isinstance(value, bool):
         raise InvalidAnswer("expected a number, got yes/no")
     if isinstance(value, int):
+        if value.bit_length() > 128:  # str() of a huge int is slow, then refused by Python itself
+            raise InvalidAnswer("expected a number of reasonable size")
         value = str(value)
     if isinstance(value, float):
         if not math.isfinite(value):

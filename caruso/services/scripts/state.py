@@ -25,6 +25,8 @@ from typing import Any
 
 import attrs
 
+from caruso.errors import ScriptError
+
 __all__ = ["ACTIVE", "ENDED", "FAILED", "SessionState", "plain_value"]
 
 ACTIVE, ENDED, FAILED = "active", "ended", "failed"
@@ -91,12 +93,19 @@ class SessionState:
                 data[field.name] = value
         if self.trail:
             data["trail"] = " ".join(self.trail)  # step ids are XML name tokens: never a space
-        return json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=_encode)
+        return json.dumps(_escape(data), separators=(",", ":"), ensure_ascii=False, default=_encode)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> SessionState:
-        """The state back from ``to_json``'s text."""
-        data = json.loads(text, object_hook=_decode)
+        """The state back from ``to_json``'s text.
+
+        Raises:
+            ScriptError: the text is not a stored session state (damaged in the database).
+        """
+        try:
+            data = json.loads(text, object_hook=_decode)
+        except (ValueError, ArithmeticError, TypeError) as exc:  # InvalidOperation is an ArithmeticError
+            raise ScriptError(f"a stored session state cannot be read ({type(exc).__name__}: {exc})") from exc
         if "trail" in data:
             data["trail"] = data["trail"].split()
         return cls(**data)
@@ -117,9 +126,28 @@ def _encode(value: Any) -> Any:
     raise TypeError(f"a session cannot store a {type(value).__name__}")
 
 
+def _escape(value: Any) -> Any:
+    """Data whose dicts could be mistaken for the type tags below, made unmistakable.
+
+    A caller's own one-key dict such as ``{"$date": "soon"}`` (from a web form,
+    say) is stored as ``{"$dict": [["$date", "soon"]]}``, so it comes back as the
+    same dict rather than as a date, or an error.
+    """
+    if isinstance(value, dict):
+        escaped = {key: _escape(item) for key, item in value.items()}
+        if len(escaped) == 1 and next(iter(escaped)).startswith("$"):
+            return {"$dict": [[key, item] for key, item in escaped.items()]}
+        return escaped
+    if isinstance(value, list):
+        return [_escape(item) for item in value]
+    return value
+
+
 def _decode(data: dict[str, Any]) -> Any:
     if len(data) == 1:
         ((key, text),) = data.items()
+        if key == "$dict":
+            return {item_key: item for item_key, item in text}
         if key == "$date":
             return date.fromisoformat(text)
         if key == "$datetime":
