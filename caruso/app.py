@@ -201,8 +201,7 @@ class Application:
             provides=definition.provides,
             requires=tuple(requires) + tuple(section.requires),
             properties={**definition.properties, **section.properties},
-            ranking=section.ranking or definition.ranking,
-            version=getattr(service, "version", None),
+            ranking=definition.ranking if section.ranking is None else section.ranking,
             plugin=plugin,
             settings=settings,
         )

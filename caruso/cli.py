@@ -177,13 +177,19 @@ def command_line() -> click.Group:
 
 def _add_plugin_commands(group: click.Group) -> None:
     pm = make_plugin_manager()
-    try:
-        load_plugins(pm, enabled=tuple(installed_plugins()))
-    except CarusoError as exc:
-        click.echo(f"warning: plugin commands unavailable: {exc}", err=True)
-        pm = make_plugin_manager()
-        load_plugins(pm)
-    pm.hook.register_commands(cli=group)
+    load_plugins(pm)
+    for name in installed_plugins():
+        try:
+            load_plugins(pm, enabled=(name,), defaults=())
+        except CarusoError as exc:
+            click.echo(f"warning: the commands of plugin {name!r} are unavailable: {exc}", err=True)
+            if pm.has_plugin(name):
+                pm.unregister(name=name)
+    for impl in pm.hook.register_commands.get_hookimpls():
+        try:
+            impl.function(cli=group)
+        except Exception as exc:
+            click.echo(f"warning: plugin {impl.plugin_name!r} failed to add its commands: {exc}", err=True)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -59,7 +59,7 @@ from cattrs.errors import (
 )
 
 from caruso.errors import ConfigError, Problem, did_you_mean
-from caruso.plugins import prepended_sys_path
+from caruso.plugins import import_from_folders
 
 __all__ = [
     "DESCRIPTOR_NAME",
@@ -131,7 +131,7 @@ class ServiceSection:
     implementation: str | None = None
     enabled: bool = True
     requires: tuple[str, ...] = ()
-    ranking: int = 0
+    ranking: int | None = None  # None: keep the plugin's ranking
     properties: dict[str, Any] = attrs.field(factory=dict)
     settings: dict[str, Any] = attrs.field(factory=dict)
 
@@ -696,18 +696,17 @@ def import_object(path: str, *, search_paths: Sequence[Path] = ()) -> object:
     if error:
         raise ConfigError(f"{path!r} {error}; write it as \"package.module:Class\"")
     module_name, _, attribute = path.partition(":")
-    with prepended_sys_path(search_paths):
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            raise ConfigError(_module_not_found(path, module_name, exc, search_paths)) from exc
-        except SyntaxError as exc:
-            raise ConfigError(
-                Problem(exc.filename, exc.lineno, f"cannot import {path!r}: SyntaxError: {exc.msg}")
-            ) from exc
-        except Exception as exc:
-            raise ConfigError(f"cannot import {path!r}: importing module {module_name!r} "
-                              f"raised {type(exc).__name__}: {exc}") from exc
+    try:
+        module = import_from_folders(module_name, [Path(p) for p in search_paths])
+    except ModuleNotFoundError as exc:
+        raise ConfigError(_module_not_found(path, module_name, exc, search_paths)) from exc
+    except SyntaxError as exc:
+        raise ConfigError(
+            Problem(exc.filename, exc.lineno, f"cannot import {path!r}: SyntaxError: {exc.msg}")
+        ) from exc
+    except Exception as exc:
+        raise ConfigError(f"cannot import {path!r}: importing module {module_name!r} "
+                          f"raised {type(exc).__name__}: {exc}") from exc
     found: object = module
     walked = module_name
     for name in attribute.split("."):

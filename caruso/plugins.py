@@ -108,11 +108,13 @@ def load_plugins(
 
     for folder in folders:
         for module_name in _folder_modules(folder):
-            _forget_other_folders_module(module_name, folder)
-            with prepended_sys_path([folder]):
-                module = _import(module_name, plugin=str(folder / module_name))
+            try:
+                module = import_from_folders(module_name, [folder])
+            except Exception as exc:
+                raise PluginError(
+                    str(folder / module_name), f"failed to import: {type(exc).__name__}: {exc}"
+                ) from exc
             _check_origin(module, folder)
-            _folder_of_module[module_name] = folder
             _register(pm, module, f"{folder.name}/{module_name}")
 
     _check_unknown_hooks(pm)
@@ -215,21 +217,30 @@ def _folder_modules(folder: Path) -> list[str]:
     return names
 
 
-# Folder plugins are imported under their plain names, as Python would import
-# them from a folder on sys.path, so that ``implementation = "module:Class"`` and
-# imports between plugin modules find the same module object. Two applications
-# in one process (tests, a host serving several CRMs) may each have a plugin of
-# the same name; this remembers which folder each name was loaded from, so the
-# second application gets its own module instead of the first one's.
+# Modules of an application's folders (plugin folders, the application folder)
+# are imported under their plain names, as Python would import them from a folder
+# on sys.path, so that ``implementation = "module:Class"`` and imports between
+# them find the same module object. Two applications in one process (tests, a
+# host serving several CRMs) may each have a module of the same name; this
+# remembers which folder each top-level name came from, so the second
+# application gets its own module instead of silently running the first one's.
 _folder_of_module: dict[str, Path] = {}
 
 
-def _forget_other_folders_module(module_name: str, folder: Path) -> None:
-    loaded_from = _folder_of_module.get(module_name)
-    if loaded_from is None or loaded_from == folder:
-        return
-    for name in [n for n in sys.modules if n == module_name or n.startswith(module_name + ".")]:
-        del sys.modules[name]
+def import_from_folders(module_name: str, folders: Sequence[Path]) -> ModuleType:
+    """Import ``module_name`` with ``folders`` first on sys.path, never another application's copy."""
+    top = module_name.partition(".")[0]
+    loaded_from = _folder_of_module.get(top)
+    if loaded_from is not None and loaded_from not in folders:
+        for name in [n for n in sys.modules if n == top or n.startswith(top + ".")]:
+            del sys.modules[name]
+    with prepended_sys_path(folders):
+        module = importlib.import_module(module_name)
+    origin = Path(getattr(sys.modules[top], "__file__", "") or "").resolve()
+    for folder in folders:
+        if folder.resolve() in origin.parents:
+            _folder_of_module[top] = folder
+    return module
 
 
 def _check_origin(module: ModuleType, folder: Path) -> None:

@@ -190,3 +190,36 @@ def test_application_from_folder_or_file(tmp_path):
         Application.from_folder(tmp_path).name,
         Application.from_folder(tmp_path / "caruso.toml").name,
     ]
+
+
+RANKED_PLUGIN = """
+    from caruso import hookimpl, ServiceDefinition
+
+    class Greeter:
+        version = 2
+
+        def hello(self):
+            return "hi"
+
+    @hookimpl
+    def register_services(app):
+        return [ServiceDefinition("greeter", Greeter, ranking=5)]
+"""
+
+
+def test_descriptor_sets_ranking_zero_over_the_plugins(tmp_path):
+    """ranking = 0 in the descriptor is a value, not 'unset'; the version is shown as text."""
+    app = make_app(
+        tmp_path, '[application]\nname = "x"\n[plugins]\nfolders = ["plugins"]\n[services.greeter]\nranking = 0\n',
+        {"plugins/ranked.py": RANKED_PLUGIN},
+    )
+    assert (0, "2") == (app.services.info("greeter").ranking, app.services.info("greeter").version)
+
+
+def test_two_applications_with_same_named_implementation_modules(tmp_path):
+    """Each application gets its own module for implementation = "module:Class", never the other's."""
+    descriptor = '[application]\nname = "{0}"\n[services.billing]\nimplementation = "root_billing:Billing"\n'
+    module = 'class Billing:\n    def owner(self):\n        return "{0}"\n'
+    bank = make_app(tmp_path / "bank", descriptor.format("bank"), {"root_billing.py": module.format("bank")})
+    utility = make_app(tmp_path / "utility", descriptor.format("utility"), {"root_billing.py": module.format("utility")})
+    assert ["bank", "utility"] == [bank.services.get("billing").owner(), utility.services.get("billing").owner()]

@@ -312,3 +312,21 @@ def test_folder_plugin_shadowed_by_an_installed_module(tmp_path):
     """A plugin file named like an installed module is refused: the installed one would win."""
     with pytest.raises(PluginError, match="has the same name as the module"):
         make_app(tmp_path, APP, {"plugins/json.py": "X = 1\n"})
+
+
+def test_one_broken_installed_plugin_keeps_the_other_plugins_commands(installed_plugin, tmp_path, monkeypatch, capsys):
+    """An installed plugin that fails to import costs only its own commands, with a warning."""
+    site = tmp_path / "site"
+    (site / "caruso_broken_plugin.py").write_text("import no_such_dependency\n")
+    dist = site / "caruso_broken-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: caruso-broken\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[caruso]\nbroken = caruso_broken_plugin\n")
+
+    @click.group()
+    def group():
+        pass
+
+    _add_plugin_commands(group)
+    assert "greet" in group.commands
+    assert "the commands of plugin 'broken' are unavailable" in capsys.readouterr().err

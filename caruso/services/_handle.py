@@ -252,8 +252,9 @@ def _handle_class(target: Target) -> type:
     for name in dir(impl):
         if not (name.startswith("__") and name.endswith("__")):
             namespace[name] = _Lifecycle(name) if name in _LIFECYCLE else _Forward(name)
-    if hasattr(type(impl), "__getattr__"):  # attributes made up on demand (a remote proxy)
-        namespace["__getattr__"] = _dynamic_attribute
+    # Attributes the class did not list: set on the instance later, or made up on demand
+    # (a remote proxy's __getattr__). Only looked at when the class has no such name.
+    namespace["__getattr__"] = _dynamic_attribute
     return type(f"ServiceHandle[{_qualified(type(impl))}]", (ServiceHandle,), namespace)
 
 
@@ -266,7 +267,10 @@ def _unavailable_attribute(handle: ServiceHandle, name: str) -> Any:
 def _dynamic_attribute(handle: ServiceHandle, name: str) -> Any:
     if name.startswith("__") and name.endswith("__"):
         raise AttributeError(name)
-    return _Forward(name).read(handle, type(handle))
+    # Python also lands here when a descriptor on the class raised AttributeError,
+    # as _Lifecycle does: the lifecycle stays out of reach this way too.
+    forward = _Lifecycle(name) if name in _LIFECYCLE else _Forward(name)
+    return forward.read(handle, type(handle))
 
 
 # -- stubs -------------------------------------------------------------------------------

@@ -115,7 +115,7 @@ class _Registration:
 
     @property
     def has_lifecycle(self) -> bool:
-        return _has_lifecycle(self.service)
+        return has_lifecycle(self.service)
 
     def provides(self, interface: type) -> bool:
         """Declared, or a subclass of one declared (nominal: no structural or virtual matches)."""
@@ -199,7 +199,7 @@ class ServiceManager:
                 settings=settings,
                 order=next(self._order),
                 target=Target(service),
-                state=REGISTERED if _has_lifecycle(service) else ACTIVE,
+                state=REGISTERED if has_lifecycle(service) else ACTIVE,
             )
             self._registry[name] = reg
             if self._running:
@@ -272,6 +272,10 @@ class ServiceManager:
         Raises:
             ServiceNotFound: nothing is registered under that name or for that interface.
         """
+        if not isinstance(name_or_interface, (str, type)):
+            raise TypeError(
+                f"look services up by name (str) or interface (class), not {type(name_or_interface).__name__}"
+            )
         handle = self._handles.get(name_or_interface)
         if handle is not None and current_target(handle).available:
             return handle
@@ -425,11 +429,16 @@ class ServiceManager:
         with self._lock:
             reg = self._lookup(name)
             self._check_not_busy(reg, "replace")
+            if any(new_service is other.service for other in self._registry.values()):
+                raise ServiceDefinitionError(
+                    f"service {name!r}: replace() needs a new object, not one already registered "
+                    "(replacing a service stops the implementation it replaces)"
+                )
             _verify_provides(name, new_service, reg.interfaces)
             _verify_lifecycle(name, new_service)
             _verify_compatible(reg, new_service)
             new_settings = reg.settings if settings is _KEEP else settings
-            if not _has_lifecycle(new_service):
+            if not has_lifecycle(new_service):
                 new_state = ACTIVE
             elif reg.state == ACTIVE or self._running:
                 # Started before the switch, so callers never see it half-ready.
@@ -866,7 +875,8 @@ def _is_instance(service: object, interface: type) -> bool:
         return False
 
 
-def _has_lifecycle(service: object) -> bool:
+def has_lifecycle(service: object) -> bool:
+    """True for a service with start() or stop(); one without is active from registration on."""
     return callable(getattr(service, "start", None)) or callable(getattr(service, "stop", None))
 
 

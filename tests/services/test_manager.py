@@ -1001,3 +1001,35 @@ def test_events_are_frozen_snapshots():
 def test_root_defaults_to_the_working_directory():
     """Without root, services see the current directory as the application folder."""
     assert Path.cwd() == ServiceManager().root
+
+
+class _Plain:
+    def ping(self):
+        return "pong"
+
+
+def test_attribute_set_after_the_handle_was_made_is_reachable(tmp_path):
+    """A value the service sets on itself later is read through the handle too."""
+    manager = ServiceManager(root=tmp_path)
+    impl = _Plain()
+    manager.register("plain", impl)
+    handle = manager.get("plain")
+    handle.ping()
+    impl.last_seen = "later"
+    assert "later" == handle.last_seen
+
+
+def test_get_with_a_key_that_is_neither_name_nor_interface(tmp_path):
+    """A list as key is a programmer mistake with a message that says what is expected."""
+    manager = ServiceManager(root=tmp_path)
+    manager.register("billing", object())
+    with pytest.raises(TypeError, match="look services up by name"):
+        manager.get(["billing"])
+
+
+def test_replacing_a_service_with_itself_is_refused(tmp_path):
+    """replace() stops what it replaces, so the same object is refused and stays active."""
+    manager = started(("en", English()))
+    with pytest.raises(ServiceDefinitionError, match="replace.. needs a new object"):
+        manager.replace("en", manager.resolve("en"))
+    assert "active" == manager.info("en").state
