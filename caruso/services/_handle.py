@@ -155,6 +155,10 @@ class Target:
         stub = self._stubs.get(name)
         if stub is None:
             impl = self.resolve()
+            declared = inspect.getattr_static(type(impl), name, None)
+            if declared is not None and not callable(declared) \
+                    and not isinstance(declared, (staticmethod, classmethod)):
+                return None  # a property or plain value: reading it here would run a getter twice
             method = getattr(impl, name)
             if getattr(method, "__self__", None) is not impl or not callable(method):
                 return None
@@ -252,9 +256,13 @@ def _handle_class(target: Target) -> type:
     for name in dir(impl):
         if not (name.startswith("__") and name.endswith("__")):
             namespace[name] = _Lifecycle(name) if name in _LIFECYCLE else _Forward(name)
-    # Attributes the class did not list: set on the instance later, or made up on demand
-    # (a remote proxy's __getattr__). Only looked at when the class has no such name.
-    namespace["__getattr__"] = _dynamic_attribute
+    # Attributes made up on demand (a remote proxy's __getattr__). Not installed for
+    # other classes: a class with __getattr__ takes Python's slow path for every
+    # attribute lookup, which would double the cost of a call through the handle.
+    # So an attribute a service sets on itself after its handle class was made is
+    # not reachable through the handle; use a method or a property for it.
+    if hasattr(type(impl), "__getattr__"):
+        namespace["__getattr__"] = _dynamic_attribute
     return type(f"ServiceHandle[{_qualified(type(impl))}]", (ServiceHandle,), namespace)
 
 

@@ -186,20 +186,21 @@ class CircuitBreaker:
         with self._lock:
             return self._current_state()
 
-    def before_call(self, operation: str) -> None:
+    def before_call(self, operation: str) -> bool:
         """Admit a call, or raise ``CircuitOpenError`` naming the system, the operation and the trial time.
 
-        An admitted call must end in ``record_success``, ``record_failure`` or
-        ``release``: in the half-open state it is the one trial call.
+        Returns True when the call is the half-open breaker's one trial call. An
+        admitted call must end in ``record_success``, ``record_failure`` or
+        ``release(trial)``, passing back what this returned.
         """
         with self._lock:
             state = self._current_state()
             if state == CLOSED:
-                return
+                return False
             if state == HALF_OPEN and not self._trial_in_flight:
                 self._state = HALF_OPEN
                 self._trial_in_flight = True
-                return
+                return True
             raise CircuitOpenError(self.name, operation, self._refusal(state))
 
     def record_success(self) -> None:
@@ -235,10 +236,14 @@ class CircuitBreaker:
                     self.reset_after,
                 )
 
-    def release(self) -> None:
-        """The call ended without a verdict on the system; a half-open breaker admits a new trial."""
+    def release(self, trial: bool) -> None:
+        """The call ended without a verdict on the system; if it was the trial, admit a new one.
+
+        Only the trial call frees the trial slot: a call admitted earlier, while
+        the breaker was closed, must not let a second trial through.
+        """
         with self._lock:
-            if self._state == HALF_OPEN:
+            if trial and self._state == HALF_OPEN:
                 self._trial_in_flight = False
 
     def status(self) -> BreakerStatus:
@@ -556,13 +561,13 @@ class LegacyService(Service):
     ) -> T:
         """One attempt: ask the breaker, run on a worker, wait at most ``timeout``, tell the breaker."""
         pool = self._pool
-        breaker.before_call(operation)
+        trial = breaker.before_call(operation)
         try:
             if pool is None:
                 raise RuntimeError("stopped")
             future = pool.submit(task)
         except RuntimeError:  # stop() ran since call() checked
-            breaker.release()
+            breaker.release(trial)
             raise ServiceStateError(f"service {self._name!r} stopped before {operation} could run") from None
         done, _ = wait([future], timeout=timeout)
         if not done:
@@ -574,7 +579,7 @@ class LegacyService(Service):
         try:
             result = future.result()
         except CircuitOpenError:
-            breaker.release()
+            breaker.release(trial)
             raise
         except (LegacyTimeout, LegacyUnavailable) as error:
             breaker.record_failure(error)
@@ -584,10 +589,10 @@ class LegacyService(Service):
             breaker.record_success()  # a fault is an answer: the system is up
             raise
         except CancelledError:
-            breaker.release()
+            breaker.release(trial)
             raise ServiceStateError(f"service {self._name!r} stopped while {operation} waited to run") from None
         except BaseException:
-            breaker.release()
+            breaker.release(trial)
             raise
         self._answered = True
         breaker.record_success()

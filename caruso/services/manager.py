@@ -352,12 +352,16 @@ class ServiceManager:
 
         Raises:
             DependencyError: see start_order(); nothing was started.
+            ServiceStateError: a service is still stopping (or starting); nothing was started.
             ServiceStartError: a start() raised; that service is "failed" and the
                 services this call had started were stopped again, in reverse order.
         """
         with self._lock:
             started_now: list[_Registration] = []
-            for name in self.start_order():
+            order = self.start_order()
+            for name in order:  # refuse before starting anything, not half-way
+                self._check_not_busy(self._registry[name], "start")
+            for name in order:
                 reg = self._registry[name]
                 if reg.state == ACTIVE:
                     continue
@@ -546,6 +550,8 @@ class ServiceManager:
             self._retarget_handles()
         self._drain(reg.target, reg.name)
         with self._lock:
+            if reg.state != STOPPING:  # unregistered meanwhile, or already handled
+                return
             reg.state = STOPPED if self._call_stop(reg) else FAILED
             self._retarget_handles()
 

@@ -408,11 +408,25 @@ def test_breaker_release_frees_the_trial_without_a_verdict(clock):
     breaker.record_failure("refused")
     clock.advance(5)
 
-    breaker.before_call("a")
-    breaker.release()
+    trial = breaker.before_call("a")
+    breaker.release(trial)
     breaker.before_call("b")
 
-    assert HALF_OPEN == breaker.state
+    assert (True, HALF_OPEN) == (trial, breaker.state)
+
+
+def test_only_the_trial_call_frees_the_trial_slot(clock):
+    """A call admitted while closed, ending without a verdict after the breaker went half-open,
+    does not let a second trial through."""
+    breaker = CircuitBreaker("erp", failure_threshold=1, reset_after=5, clock=clock)
+    earlier = breaker.before_call("slow")  # admitted while closed
+    breaker.record_failure("refused")  # another call failed: open
+    clock.advance(5)
+    trial = breaker.before_call("trial")
+    breaker.release(earlier)  # the slow call ends without a verdict
+    with pytest.raises(CircuitOpenError):
+        breaker.before_call("second trial")
+    assert (False, True) == (earlier, trial)
 
 
 def test_breaker_admits_exactly_one_trial_among_concurrent_callers(clock):

@@ -1008,17 +1008,6 @@ class _Plain:
         return "pong"
 
 
-def test_attribute_set_after_the_handle_was_made_is_reachable(tmp_path):
-    """A value the service sets on itself later is read through the handle too."""
-    manager = ServiceManager(root=tmp_path)
-    impl = _Plain()
-    manager.register("plain", impl)
-    handle = manager.get("plain")
-    handle.ping()
-    impl.last_seen = "later"
-    assert "later" == handle.last_seen
-
-
 def test_get_with_a_key_that_is_neither_name_nor_interface(tmp_path):
     """A list as key is a programmer mistake with a message that says what is expected."""
     manager = ServiceManager(root=tmp_path)
@@ -1033,3 +1022,64 @@ def test_replacing_a_service_with_itself_is_refused(tmp_path):
     with pytest.raises(ServiceDefinitionError, match="replace.. needs a new object"):
         manager.replace("en", manager.resolve("en"))
     assert "active" == manager.info("en").state
+
+
+class _SlowToFinish:
+    """A service whose work() blocks until released, to hold a stop in its drain."""
+
+    def __init__(self):
+        self.release = threading.Event()
+        self.entered = threading.Event()
+        self.events = []
+
+    def start(self, context):
+        self.events.append("start")
+
+    def stop(self):
+        self.events.append("stop")
+
+    def work(self):
+        self.entered.set()
+        self.release.wait(5)
+        return "done"
+
+
+def test_start_all_while_a_service_is_still_stopping_is_refused(tmp_path):
+    """start_all() during a stop's drain refuses cleanly; the stop then completes, consistent."""
+    manager = ServiceManager(root=tmp_path, drain_timeout=5)
+    service = _SlowToFinish()
+    manager.register("slow", service)
+    manager.start_all()
+    caller = threading.Thread(target=manager.get("slow").work)
+    caller.start()
+    assert service.entered.wait(2)
+    stopper = threading.Thread(target=manager.stop_all)
+    stopper.start()
+    for _ in range(200):
+        if manager.info("slow").state == "stopping":
+            break
+        threading.Event().wait(0.01)
+    with pytest.raises(ServiceStateError, match="cannot start service 'slow' while it is stopping"):
+        manager.start_all()
+    service.release.set()
+    caller.join(5)
+    stopper.join(5)
+    assert (False, "stopped", ["start", "stop"]) == (manager.running, manager.info("slow").state, service.events)
+
+
+class _Counter:
+    def __init__(self):
+        self.reads = 0
+
+    @property
+    def next_number(self):
+        self.reads += 1
+        return self.reads
+
+
+def test_a_property_read_through_a_handle_runs_its_getter_once(tmp_path):
+    """Properties with side effects (a sequence) are read once per access through a handle."""
+    manager = ServiceManager(root=tmp_path)
+    manager.register("sequence", _Counter())
+    handle = manager.get("sequence")
+    assert [1, 2] == [handle.next_number, handle.next_number]
