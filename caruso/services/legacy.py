@@ -384,6 +384,38 @@ class _WorkerPool:
                     self._busy -= 1
 
 
+class _Connections:
+    """The clients one start of a wrapper opened, so that its stop closes every one of them.
+
+    A worker still inside ``connect()`` when the service stops finds the set
+    closed when it returns, and disconnects its new client instead of keeping it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._clients: dict[int, Any] = {}
+        self._closed = False
+
+    def add(self, client: Any) -> bool:
+        """Keep ``client``; False when the set was closed (the caller must disconnect it)."""
+        with self._lock:
+            if self._closed:
+                return False
+            self._clients[id(client)] = client
+            return True
+
+    def discard(self, client: Any) -> None:
+        with self._lock:
+            self._clients.pop(id(client), None)
+
+    def close(self) -> list[Any]:
+        """Refuse new clients and hand over the open ones, to be disconnected."""
+        with self._lock:
+            self._closed = True
+            clients, self._clients = list(self._clients.values()), {}
+            return clients
+
+
 class LegacyService(Service):
     """Base class for wrapper services around a legacy system.
 
@@ -455,8 +487,7 @@ class LegacyService(Service):
         self.clock = _clock_from(context.manager)
         self._rng = random.Random()
         self._local = threading.local()
-        self._clients: dict[int, Any] = {}
-        self._clients_lock = threading.Lock()
+        self._connections = _Connections()
         self._answered = False
         self.breakers: dict[str, CircuitBreaker] = {}
         self.breaker = self.endpoint_breaker("")
@@ -632,10 +663,12 @@ class LegacyService(Service):
     def _client(self) -> Any:
         client = getattr(self._local, "client", None)
         if client is None:
+            connections = self._connections  # this start's; a stop closes exactly these
             client = self.connect()
+            if not connections.add(client):  # stop() ran while we were connecting
+                self._disconnect_quietly(client)
+                raise ServiceStateError(f"service {self._name!r} stopped while connecting")
             self._local.client = client
-            with self._clients_lock:
-                self._clients[id(client)] = client
         return client
 
     def _drop_client_after(self, error: LegacySystemError) -> None:
@@ -645,8 +678,7 @@ class LegacyService(Service):
         client = getattr(self._local, "client", None)
         self._local.client = None
         if client is not None:
-            with self._clients_lock:
-                self._clients.pop(id(client), None)
+            self._connections.discard(client)
             self._disconnect_quietly(client)
 
     def _translate(self, operation: str, exc: Exception) -> LegacySystemError | None:
@@ -672,9 +704,7 @@ class LegacyService(Service):
         if pool is None:
             return
         pool.shutdown()
-        with self._clients_lock:
-            clients = list(self._clients.values())
-            self._clients.clear()
+        clients = self._connections.close()
         if not clients:
             return
         closer = threading.Thread(

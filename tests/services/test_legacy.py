@@ -496,3 +496,38 @@ def test_clock_comes_from_the_manager_when_registered(start, billing_host, clock
 
     assert clock is start(BillingService(), settings).clock
     assert isinstance(start(BillingService(), settings, with_clock=False).clock, SystemClock)
+
+
+class _SlowToConnect(LegacyService):
+    """A host that answers the connect only when told to, to stop the service meanwhile."""
+
+    system = "slowhost"
+
+    def __init__(self):
+        self.gate = threading.Event()
+        self.connected = []
+        self.disconnected = []
+        self.let_go = threading.Event()
+
+    def connect(self):
+        self.gate.wait(5)
+        client = object()
+        self.connected.append(client)
+        return client
+
+    def disconnect(self, client):
+        self.disconnected.append(client)
+        self.let_go.set()
+
+
+def test_a_connection_opened_after_stop_is_closed_at_once(tmp_path):
+    """stop() while a worker is still inside connect(): the late connection is disconnected."""
+    manager = ServiceManager(root=tmp_path)
+    manager.register("clock", ManualClock())
+    service = _SlowToConnect()
+    manager.register("slow", service, settings={"timeout": 0.2, "workers": 1})
+    manager.start_all()  # the connect at start times out; the service starts anyway
+    manager.stop_all()  # while the worker still waits in connect()
+    service.gate.set()  # the host answers now
+    assert service.let_go.wait(5)
+    assert (1, service.connected) == (len(service.connected), service.disconnected)
