@@ -132,7 +132,7 @@ class SessionStore:
         table = self.table
         query = sa.select(table.c.id).order_by(table.c.updated.desc(), table.c.id)
         if customer is not None:
-            query = query.where(table.c.customer == str(customer))
+            query = query.where(table.c.customer == _customer_key(customer))
         if status is not None:
             query = query.where(table.c.status == status)
         if script is not None:
@@ -150,7 +150,7 @@ class SessionStore:
         table = self.table
         query = (
             sa.select(table.c.state)
-            .where(table.c.customer == str(customer), table.c.updated >= since)
+            .where(table.c.customer == _customer_key(customer), table.c.updated >= since)
             .order_by(table.c.updated, table.c.id)
         )
         with self.storage.transaction() as connection:
@@ -168,6 +168,11 @@ class SessionStore:
             "version": state.version,
             "status": state.status,
             "step": state.step,
-            "customer": None if customer is None else str(customer)[:_NAME_LENGTH],
+            "customer": None if customer is None else _customer_key(customer),
             "state": state.to_json(),
         }
+
+
+def _customer_key(customer: Any) -> str:
+    """The customer as the column holds it (text, cut to the column's length), for writes and lookups alike."""
+    return str(customer)[:_NAME_LENGTH]
