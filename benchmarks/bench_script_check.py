@@ -159,9 +159,7 @@ def main() -> None:
         check_script(script, engine=counting, actions=actions, objects=None)
         flow_s = best(lambda: check_script(script, engine=_Counting(), actions=actions, objects=None),
                       options.repeat)
-        command = [sys.executable, "-c",
-                   "import sys; from caruso.services.scripts.commands import script; "
-                   "script.main(['check', sys.argv[1]], prog_name='caruso script')", str(path)]
+        command = [sys.executable, "-m", "caruso", "script", "check", str(path)]  # the real command line
 
         def whole_command() -> None:
             subprocess.run(command, check=True, capture_output=True)

@@ -1,17 +1,31 @@
 """Caruso: compose a CRM front office from swappable services.
 
 The public API is exactly what ``__all__`` lists; everything else may change.
+The names are imported on first use (``caruso._lazy``), so a command that needs
+only part of Caruso (``caruso script check``) does not load the rest.
 """
 
-from caruso.app import Application
-from caruso.clock import Clock, ManualClock, SystemClock
-from caruso.errors import CarusoError, Problem
-from caruso.hookspecs import hookimpl
-from caruso.services.base import Health, Service, ServiceContext, ServiceDefinition
-from caruso.services.legacy import LegacyService
-from caruso.services.manager import ServiceManager
+from caruso._lazy import lazy_exports
 
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "Application": "app",
+    "CarusoError": "errors",
+    "Clock": "clock",
+    "Health": "services.base",
+    "LegacyService": "services.legacy",
+    "ManualClock": "clock",
+    "Problem": "errors",
+    "Service": "services.base",
+    "ServiceContext": "services.base",
+    "ServiceDefinition": "services.base",
+    "ServiceManager": "services.manager",
+    "SystemClock": "clock",
+    "hookimpl": "hookspecs",
+}
+
+__getattr__ = lazy_exports(__name__, _EXPORTS)
 
 __all__ = [
     "Application",

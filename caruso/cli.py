@@ -22,7 +22,6 @@ from pathlib import Path
 import click
 
 from caruso import __version__
-from caruso.app import Application
 from caruso.errors import CarusoError
 from caruso.plugins import describe_plugins, installed_plugins, make_plugin_manager, load_plugins
 
@@ -58,8 +57,9 @@ def cli(verbose: bool) -> None:
 @folder_argument
 def check(folder: Path) -> None:
     """Validate the descriptor and everything it references, without starting anything."""
+
     try:
-        app = Application.from_folder(folder)
+        app = _load(folder)
     except CarusoError as exc:
         located = getattr(exc, "problems", None)
         for line in _error_lines(exc) if located else [f"{_descriptor_path(folder)}: {exc}"]:
@@ -78,7 +78,8 @@ def check(folder: Path) -> None:
 @click.option("--health", is_flag=True, help="Start the services to ask each for its health, then stop.")
 def services(folder: Path, health: bool) -> None:
     """List the application's services: name, state, interfaces, implementation, plugin."""
-    app = Application.from_folder(folder)
+
+    app = _load(folder)
     if health:
         with app:
             _print_services(app)
@@ -90,8 +91,9 @@ def services(folder: Path, health: bool) -> None:
 @click.argument("folder", required=False, type=click.Path(path_type=Path))
 def plugins(folder: Path | None) -> None:
     """List the plugins: built-in, installed (enabled or not) and from plugin folders."""
+
     if folder is not None:
-        pm = Application.from_folder(folder).plugin_manager
+        pm = _load(folder).plugin_manager
     else:
         pm = make_plugin_manager()
         load_plugins(pm)
@@ -106,7 +108,8 @@ def plugins(folder: Path | None) -> None:
 @folder_argument
 def run(folder: Path) -> None:
     """Start the application and serve until Ctrl-C (or SIGTERM), then stop cleanly."""
-    app = Application.from_folder(folder)
+
+    app = _load(folder)
     stop_requested = threading.Event()
     previous = {
         sig: signal.signal(sig, lambda *_: stop_requested.set())
@@ -125,7 +128,14 @@ def run(folder: Path) -> None:
     click.echo("Stopped.")
 
 
-def _print_services(app: Application) -> None:
+def _load(folder: Path):
+    """The application in ``folder``; imported here so that commands needing none start fast."""
+    from caruso.app import Application
+
+    return Application.from_folder(folder)
+
+
+def _print_services(app) -> None:
     rows = [
         (
             info.name,
