@@ -52,7 +52,7 @@ def generate(steps: int) -> tuple[str, str]:
         body.append(_question(index, step, following))
     script = (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
-        f'<script id="large" title="Large generated script" languages="en nl" start="q0">\n'
+        '<script id="large" title="Large generated script" languages="en nl" start="q0">\n'
         '  <include file="fragment.xml"/>\n'
         '  <bind name="customer" object="Customer" key="context.customer_id"/>\n'
         + "".join(body)

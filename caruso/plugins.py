@@ -122,17 +122,17 @@ def load_plugins(
 
 def describe_plugins(pm: pluggy.PluginManager | None = None) -> list[PluginInfo]:
     """Every plugin loaded in ``pm`` plus installed ones not enabled, with origins."""
+    installed = installed_plugins()
     infos: list[PluginInfo] = []
     loaded_names: set[str] = set()
     if pm is not None:
         for name, plugin in pm.list_name_plugin():
             loaded_names.add(name)
             hooks = tuple(sorted(caller.name for caller in pm.get_hookcallers(plugin) or ()))
-            infos.append(PluginInfo(name, *_origin(name, plugin), hooks=hooks))
-    for name, ep in sorted(installed_plugins().items()):
+            infos.append(PluginInfo(name, *_origin(name, plugin, installed), hooks=hooks))
+    for name, ep in sorted(installed.items()):
         if name not in loaded_names:
-            dist = f"{ep.dist.name}=={ep.dist.version}" if ep.dist else "?"
-            infos.append(PluginInfo(name, "entry point", f"{dist} ({ep.value})", enabled=False))
+            infos.append(PluginInfo(name, "entry point", _location(ep), enabled=False))
     return infos
 
 
@@ -254,14 +254,17 @@ def _check_origin(module: ModuleType, folder: Path) -> None:
         )
 
 
-def _origin(name: str, plugin: object) -> tuple[str, str]:
+def _origin(name: str, plugin: object, installed: dict[str, importlib.metadata.EntryPoint]) -> tuple[str, str]:
     if name in DEFAULT_PLUGINS:
         return "built-in", name
-    if name in installed_plugins():
-        ep = installed_plugins()[name]
-        dist = f"{ep.dist.name}=={ep.dist.version}" if ep.dist else "?"
-        return "entry point", f"{dist} ({ep.value})"
+    if name in installed:
+        return "entry point", _location(installed[name])
     return "folder", str(getattr(plugin, "__file__", name))
+
+
+def _location(ep: importlib.metadata.EntryPoint) -> str:
+    dist = f"{ep.dist.name}=={ep.dist.version}" if ep.dist else "?"
+    return f"{dist} ({ep.value})"
 
 
 def contributed_paths(

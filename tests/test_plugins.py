@@ -12,7 +12,7 @@ import pytest
 
 from caruso import hookspecs
 from caruso.cli import _add_plugin_commands
-from caruso.errors import PluginError, Problem
+from caruso.errors import ConfigError, PluginError, Problem
 from caruso.plugins import DEFAULT_PLUGINS, describe_plugins, load_plugins, make_plugin_manager
 from caruso.testing import make_app, run_cli
 
@@ -232,10 +232,11 @@ def test_hook_that_raises_names_the_plugin(tmp_path):
 
 def test_missing_plugin_folder(tmp_path):
     """A plugin folder that does not exist is reported (by the descriptor check)."""
-    (tmp_path / "caruso.toml").write_text(APP.replace("    ", ""))
-    with pytest.raises(Exception) as caught:
+    with pytest.raises(ConfigError) as caught:
         make_app(tmp_path, APP)
-    assert "plugins" in str(caught.value)
+    (problem,) = caught.value.problems
+    assert (str(tmp_path / "caruso.toml"), 5) == (problem.file, problem.line)
+    assert problem.message.startswith("plugin folder 'plugins' does not exist")
 
 
 def test_two_plugins_providing_one_service(tmp_path):

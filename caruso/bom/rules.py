@@ -41,6 +41,19 @@ def _expected(value: object, wanted: str) -> str:
     return f"is a {type(value).__name__}, expected {wanted}"
 
 
+def _coercion_check(coerce: Callable[[object], object]) -> Check:
+    """A check by the storage type's own ``coerce``: the messages match what storage refuses."""
+
+    def check(value):
+        try:
+            coerce(value)
+        except ValueError as exc:
+            return str(exc)
+        return None
+
+    return check
+
+
 def _type_check(attribute: AttributeDef, column_type: TypeEngine) -> Check:
     """The check that a value fits the attribute's portable type on every backend."""
     kind = attribute.type
@@ -69,7 +82,7 @@ def _type_check(attribute: AttributeDef, column_type: TypeEngine) -> Check:
             return None
 
     elif kind == "decimal":
-        coerce = column_type.coerce
+        coerced = _coercion_check(column_type.coerce)
         quantum = decimal.Decimal(1).scaleb(-column_type.scale)
         limit = decimal.Decimal(10) ** (column_type.precision - column_type.scale)
 
@@ -83,11 +96,7 @@ def _type_check(attribute: AttributeDef, column_type: TypeEngine) -> Check:
                     pass
             elif kind is not int:
                 return _expected(value, "a decimal.Decimal")
-            try:  # the column type's own conversion decides, and explains
-                coerce(value)
-            except ValueError as exc:
-                return str(exc)
-            return None
+            return coerced(value)  # the column type's own conversion decides, and explains
 
     elif kind == "boolean":
 
@@ -99,25 +108,8 @@ def _type_check(attribute: AttributeDef, column_type: TypeEngine) -> Check:
         def check(value):
             return None if type(value) is dt.date else _expected(value, "a datetime.date")
 
-    elif kind == "datetime":
-        coerce = column_type.coerce
-
-        def check(value):
-            try:
-                coerce(value)
-            except ValueError as exc:
-                return str(exc)
-            return None
-
-    elif kind == "json":
-        coerce = column_type.coerce
-
-        def check(value):
-            try:
-                coerce(value)
-            except ValueError as exc:
-                return str(exc)
-            return None
+    elif kind in ("datetime", "json"):
+        check = _coercion_check(column_type.coerce)
 
     else:  # enum
         allowed = frozenset(attribute.values)
