@@ -35,6 +35,11 @@ with ``raise ... from exc`` so the cause stays visible in tracebacks.
         +-- ScriptLoopError           a session passed too many steps without asking anything
         +-- ActionFailed              an action of a script failed and no on-error step caught it
         +-- SessionNotFound           no dialogue session with that id
+    +-- CommunicationError            root of the communication server's errors
+        +-- RequirementError          a skill-requirement expression does not parse; names the column
+        +-- UnknownName               no queue, agent, skill or strategy of that name; did-you-mean
+        +-- InteractionStateError     the operation does not fit the interaction's or agent's state
+        +-- EventLogUnavailable       the event log cannot be written: new interactions are refused
 
 Programmer mistakes (wrong argument types to the Python API) stay plain
 ``TypeError`` / ``ValueError``, as in click: these errors are for the people who
@@ -401,3 +406,61 @@ class ScriptDefinitionError(_ProblemsError, ScriptError):
     ``caruso script check`` prints the same list."""
 
     exit_code = 1
+
+
+# --- the communication server (caruso.services.communication) ----------------
+
+
+class CommunicationError(CarusoError):
+    """Root of the communication server's errors (queues, agents, routing, the event log)."""
+
+
+class RequirementError(CommunicationError):
+    """A skill-requirement expression (``skills HAS 'billing' AND level >= 5``) does not parse.
+
+    ``source`` is the expression, ``column`` the 1-based position of the fault
+    (None when the fault is not at one place), ``where`` the descriptor key it came from.
+    """
+
+    def __init__(self, message: str, *, source: str = "", column: int | None = None, where: str = ""):
+        self.source = source
+        self.column = column
+        self.where = where
+        self.reason = message
+        text = f"{where}: " if where else ""
+        text += message
+        if source:
+            text += f" in {source!r}"
+            if column is not None:
+                text += f" at column {column}\n    {source}\n    {' ' * (column - 1)}^"
+        super().__init__(text)
+
+
+class UnknownName(CommunicationError, LookupError):
+    """No queue, agent, skill, channel, campaign or routing strategy has that name."""
+
+    def __init__(self, kind: str, name: str, known: Iterable[str] = ()):
+        self.kind = kind
+        self.name = name
+        known = sorted(known)
+        hint = did_you_mean(name, known)
+        if not hint:
+            hint = f"; known: {', '.join(known)}" if known else f"; no {kind} is configured"
+        super().__init__(f"no {kind} {name!r}{hint}")
+
+
+class InteractionStateError(CommunicationError):
+    """The operation does not fit the state of the interaction or agent (accepting an
+    offer that was taken back, completing an interaction twice with different codes)."""
+
+
+class EventLogUnavailable(CommunicationError):
+    """The event log could not be written for too long: its buffer is full, so the
+    communication server refuses new interactions rather than accept what it could lose.
+
+    ``buffered`` counts the events held in memory, waiting for the database.
+    """
+
+    def __init__(self, message: str, *, buffered: int = 0):
+        self.buffered = buffered
+        super().__init__(message)

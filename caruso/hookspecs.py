@@ -47,3 +47,8 @@ def register_scripts(app):
 @hookspec
 def register_actions(app):
     """Return an iterable of ``caruso.services.scripts.actions.ActionDefinition`` that dialogue scripts may call."""
+
+
+@hookspec
+def register_routing_strategies(app):
+    """Return an iterable of ``caruso.services.communication.strategies.RoutingStrategy`` subclasses queues may name."""

@@ -44,6 +44,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "caruso.storage.plugin",
     "caruso.bom.plugin",
     "caruso.services.scripts.plugin",
+    "caruso.services.communication.plugin",
 )
 
 trace_log = logging.getLogger("caruso.hooks")
