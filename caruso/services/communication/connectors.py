@@ -144,7 +144,7 @@ class SimulatedTelephony(Service, TelephonyConnector):
 
     def __init__(self) -> None:
         self.log: list[tuple[str, str, Any]] = []   # (request, interaction id, detail)
-        self.server: Any = None
+        self._server: Any = None
         self._digits: dict[str, list[str]] = {}
         self._lock = threading.Lock()
         self._rng = random.Random()
@@ -162,9 +162,16 @@ class SimulatedTelephony(Service, TelephonyConnector):
 
     # --- callers --------------------------------------------------------------------
 
+    @property
+    def server(self) -> Any:
+        """The communication server to report to: the ``communication`` service, found when needed."""
+        if self._server is None:
+            self._server = self.context.manager.get("communication")
+        return self._server
+
     def attach(self, server: Any) -> None:
-        """Called by the communication server when it starts: where to report to."""
-        self.server = server
+        """Report to ``server`` instead of the registered ``communication`` service."""
+        self._server = server
 
     def call(self, caller: str, *, queue: str | None = None, digits: list[str] | None = None,
              call_id: str | None = None, **details: Any) -> Any:

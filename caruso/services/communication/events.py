@@ -143,10 +143,14 @@ class EventLog:
 
     # --- lifecycle ----------------------------------------------------------------
 
-    def open(self) -> None:
-        """Register the table, create it if missing, and continue the sequence after the last event."""
+    def open(self, *, create: bool = True) -> None:
+        """Register the table, create it if missing (unless ``create`` is False: a reader),
+        and continue the sequence after the last event."""
         self.storage.register(self.metadata)
-        self.storage.upgrade(self.metadata)
+        if create:
+            self.storage.upgrade(self.metadata)
+        elif not sa.inspect(self.storage.engine).has_table(EVENT_TABLE):
+            self.storage.upgrade(self.metadata)  # an empty log reads as empty
         with self.storage.transaction() as connection:
             last = connection.execute(sa.select(sa.func.max(self.table.c.seq))).scalar()
         self._next_seq = (last or 0) + 1

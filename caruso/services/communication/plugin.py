@@ -19,9 +19,14 @@ def register_services(app):
     from caruso.services.communication.connectors import SimulatedTelephony, TelephonyConnector
     from caruso.services.communication.server import CommunicationServer
 
+    requires = ["storage", "clock", "telephony"]
+    for optional in ("bom", "scripts"):  # used when present: identification, the IVR
+        section = app.config.services.get(optional) if app is not None else None
+        if section is None or section.enabled:
+            requires.append(optional)
     return [
         ServiceDefinition("telephony", SimulatedTelephony, provides=(TelephonyConnector,)),
-        ServiceDefinition("communication", CommunicationServer),
+        ServiceDefinition("communication", CommunicationServer, requires=tuple(requires)),
     ]
 
 

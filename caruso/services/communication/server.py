@@ -106,7 +106,7 @@ class Subscription:
 class CommunicationServer(Service):
     """The default ``communication`` service (see the module docstring and docs/communication.md)."""
 
-    requires = ("storage", "bom", "clock", "scripts")
+    requires = ("storage", "clock")
     Settings = CommunicationSettings
 
     def __init__(self) -> None:
@@ -153,13 +153,16 @@ class CommunicationServer(Service):
         self.router = Router()
         for queue in settings.queues:
             self.router.add_queue(Queue(queue, strategies[queue.strategy](queue, self.rng)))
-        self.default_queue = settings.default_queue or settings.queues[0].name
+        self.default_queue = settings.default_queue or (settings.queues[0].name if settings.queues else None)
         self.agents = {}
         for agent in settings.agents:
             self._add_agent(agent)
         self._identifier = CustomerIdentifier.for_settings(settings.identify, manager)
         self._ivr = IvrBridge(self, scripts)
         self._voicemail = VoicemailBox(self._folder(settings.voicemail_folder))
+        if not settings.queues:
+            log.info("communication server: no queues are configured; it stays idle")
+            return
         self.event_log = EventLog(manager.get("storage"))
         self.event_log.open()
         with self._operation():
@@ -179,9 +182,12 @@ class CommunicationServer(Service):
                     log.error("communication server stopped with %d event(s) it could not write: %s",
                               self.event_log.pending, self.event_log.last_error)
             self.event_log.close()
+            self.event_log = None
 
     def health(self) -> Health:
         if self.event_log is None:
+            if getattr(self, "config", None) is not None and not self.config.queues:
+                return Health(detail="idle: no queues are configured")
             return Health(DOWN, "not started")
         waiting = sum(len(q.waiting) for q in self.router.queues.values())
         detail = f"{len(self.router.agents)} agents logged in, {waiting} waiting"
@@ -294,7 +300,8 @@ class CommunicationServer(Service):
         """One consistent step: under the lock; channels are asked to act once it is done."""
         with self._lock:
             if self.event_log is None:
-                raise ServiceStateError("the communication service has not started")
+                raise ServiceStateError("the communication service is not running (not started, or no"
+                                        " queues are configured in [services.communication.settings])")
             self._depth += 1
             try:
                 yield
@@ -916,13 +923,13 @@ class CommunicationServer(Service):
             if (queue is None) == (to_agent is None):
                 raise TypeError("transfer to a queue or to an agent: give exactly one of queue, to_agent")
             interaction = self._live(interaction_id)
+            target_queue = self._queue(queue or interaction.queue)
+            if to_agent is not None:
+                self._agent(to_agent)
             if interaction.agent != name or interaction.state != CONNECTED:
                 raise InteractionStateError(
                     f"interaction {interaction_id} is not connected to agent {name!r}; only the agent "
                     "talking to the customer can transfer")
-            target_queue = self._queue(queue or interaction.queue)
-            if to_agent is not None:
-                self._agent(to_agent)
             agent = self.agents[name]
             now = self.clock.monotonic()
             data: dict[str, Any] = {"talk": round(now - interaction.answered_at, 3),

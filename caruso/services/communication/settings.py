@@ -336,8 +336,6 @@ def check_settings(settings: CommunicationSettings, *, strategies: Mapping[str, 
             if name in seen:
                 yield (key, index, "name"), f"two {kind}s are named {name!r}; names must be unique"
             seen.add(name)
-    if not settings.queues:
-        yield ("queues",), "no queue is configured; add at least one [[services.communication.settings.queues]]"
 
     def queue_ref(path: KeyPath, name: str | None) -> Iterator[tuple[KeyPath, str]]:
         if name is not None and name not in queues:
