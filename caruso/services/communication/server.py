@@ -129,6 +129,7 @@ class CommunicationServer(Service):
         self._identifier: Any = None
         self._ivr: Any = None
         self._voicemail: Any = None
+        self.campaigns: Any = None
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -165,6 +166,9 @@ class CommunicationServer(Service):
             return
         self.event_log = EventLog(manager.get("storage"))
         self.event_log.open()
+        from caruso.services.communication.campaigns import CampaignManager
+
+        self.campaigns = CampaignManager(self, settings.campaigns)
         with self._operation():
             self._recover()
             self.event_log.flush()

@@ -41,6 +41,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import attrs
 
 from caruso.errors import Problem, RequirementError, did_you_mean
+from caruso.services.communication.campaigns import CampaignSettings
 
 __all__ = [
     "AgentSettings",
@@ -290,6 +291,7 @@ class CommunicationSettings:
             (False: whoever drives the server - the simulator, a web server's event loop -
             calls ``run_due`` or awaits ``serve``).
         traffic: the traffic profile for ``caruso simulate``.
+        campaigns: outbound campaigns (see ``campaigns.py``).
     """
 
     skills: tuple[str, ...] = ()
@@ -306,6 +308,7 @@ class CommunicationSettings:
         factory=lambda: {"voice": "telephony", "callback": "telephony", "voicemail": "telephony"})
     real_time: bool = True
     traffic: TrafficSettings = TrafficSettings()
+    campaigns: tuple[CampaignSettings, ...] = ()
 
 
 # ---------------------------------------------------------------------------
