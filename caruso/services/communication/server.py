@@ -21,7 +21,7 @@ import itertools
 import logging
 import random
 import threading
-import uuid
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -148,8 +148,11 @@ class CommunicationServer(Service):
                                      strategies=strategies, scripts=known_scripts)
         if problems:
             raise ConfigError(problems)
-        self.clock = manager.get("clock")
+        # The clock itself, not a handle: it is read several times per event, and a
+        # clock is not something to replace while contacts are being timed.
+        self.clock = manager.resolve("clock")
         self.scheduler = Scheduler(self.clock)
+        self._ids = _interaction_ids()
         self._epoch = self.clock.now().timestamp() - self.clock.monotonic()
         self.router = Router()
         for queue in settings.queues:
@@ -381,7 +384,7 @@ class CommunicationServer(Service):
             if customer is None and address and self._identifier is not None:
                 customer, extra = self._identifier.identify(channel, address)
             interaction = Interaction(
-                uuid.uuid4().hex, channel, direction=direction, customer=customer, address=address,
+                next(self._ids), channel, direction=direction, customer=customer, address=address,
                 subject=subject, queue=target_queue.name, priority=priority + extra,
                 skills=tuple(sorted(skills)), language=language, sla=sla, data=dict(data or {}),
                 external=external, parent=parent, campaign=campaign, created=now,
@@ -1007,7 +1010,7 @@ class CommunicationServer(Service):
 
     def _follow_up(self, original: Interaction, channel: str, *, data: dict) -> Interaction:
         follow = Interaction(
-            uuid.uuid4().hex, channel, direction="outbound", customer=original.customer,
+            next(self._ids), channel, direction="outbound", customer=original.customer,
             address=original.address, subject=original.subject, queue=original.queue,
             priority=original.priority, skills=original.skills, language=original.language,
             data={**{k: v for k, v in original.data.items() if k == "ivr"}, **data},
@@ -1041,7 +1044,7 @@ class CommunicationServer(Service):
             self._check_event_log()
             target_queue = self._queue(queue or self.default_queue)
             interaction = Interaction(
-                uuid.uuid4().hex, "voice", direction="outbound", customer=customer, address=number,
+                next(self._ids), "voice", direction="outbound", customer=customer, address=number,
                 queue=target_queue.name, data=dict(data or {}), campaign=campaign,
                 created=self.clock.monotonic())
             interaction.state = DIALING
@@ -1178,6 +1181,13 @@ class CommunicationServer(Service):
 
     def _folder(self, path: Path) -> Path:
         return path if path.is_absolute() else self.context.root / path
+
+
+def _interaction_ids() -> Iterator[str]:
+    """Interaction ids: 32 hex digits that grow with time (milliseconds at start, a random part,
+    a counter), so the event log's index on them appends instead of scattering writes."""
+    prefix = f"{int(time.time() * 1000):012x}{random.getrandbits(16):04x}"
+    return (f"{prefix}{n:016x}" for n in itertools.count(1))
 
 
 def _rebuild(interaction_id: str, events: list[Event], now: float) -> Interaction | None:
