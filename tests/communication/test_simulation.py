@@ -125,3 +125,25 @@ streams = [{ queue = "billing", per_hour = 10, handle_time = 120 },
     assert {"billing", "technical"} == set(figures["queues"])
     assert figures["offered"] == figures["answered"] + figures["abandoned"]
     assert not (Path(folder) / "caruso.db").exists()  # the simulation never touches the application's data
+
+
+def test_events_command_exports_queue_log(tmp_path):
+    """`caruso events --format queue_log` writes Asterisk lines for a handled call, without starting anything."""
+    from caruso.testing import make_app
+    from tests.communication.conftest import BASE, QUEUES
+
+    app = make_app(tmp_path / "app", BASE.format(url=f"sqlite:///{tmp_path / 'crm.db'}") + QUEUES).start()
+    server = app.services.get("communication")
+    server.login("anna")
+    call = server.offer("voice", queue="billing", address="+31201234567")
+    server.accept("anna", call.id)
+    server.hangup(call.id, by="customer")
+    app.stop()
+    out = tmp_path / "queue_log"
+    result = run_cli("events", str(tmp_path / "app"), "-o", str(out))
+    assert 0 == result.exit_code, result.output
+    events = [line.split("|")[4] for line in out.read_text().splitlines()]
+    assert ["AGENTLOGIN", "ENTERQUEUE", "CONNECT", "COMPLETECALLER"] == [e for e in events if e != "UNPAUSEALL"][:4]
+    jsonl = run_cli("events", str(tmp_path / "app"), "--format", "jsonl")
+    assert 0 == jsonl.exit_code
+    assert len(jsonl.output.splitlines()) >= 6
