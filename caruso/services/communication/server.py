@@ -24,7 +24,6 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -302,20 +301,9 @@ class CommunicationServer(Service):
             except Exception:
                 log.exception("communication server: a channel request failed")
 
-    @contextmanager
-    def _operation(self) -> Iterator[None]:
+    def _operation(self) -> _Operation:
         """One consistent step: under the lock; channels are asked to act once it is done."""
-        with self._lock:
-            if self.event_log is None:
-                raise ServiceStateError("the communication service is not running (not started, or no"
-                                        " queues are configured in [services.communication.settings])")
-            self._depth += 1
-            try:
-                yield
-            finally:
-                self._depth -= 1
-            if self._depth == 0 and self._outbox:
-                self._drain()
+        return _Operation(self)
 
     def _later(self, channel: str, method: str, interaction: Interaction, agent: Agent | None = None,
                *more: Any) -> None:
@@ -1181,6 +1169,33 @@ class CommunicationServer(Service):
 
     def _folder(self, path: Path) -> Path:
         return path if path.is_absolute() else self.context.root / path
+
+
+class _Operation:
+    """The context of one server operation (a class, not a generator: it runs for every event)."""
+
+    __slots__ = ("server",)
+
+    def __init__(self, server: CommunicationServer):
+        self.server = server
+
+    def __enter__(self) -> None:
+        server = self.server
+        server._lock.acquire()
+        if server.event_log is None:
+            server._lock.release()
+            raise ServiceStateError("the communication service is not running (not started, or no"
+                                    " queues are configured in [services.communication.settings])")
+        server._depth += 1
+
+    def __exit__(self, *exc_info: Any) -> None:
+        server = self.server
+        try:
+            server._depth -= 1
+            if server._depth == 0 and server._outbox and exc_info[0] is None:
+                server._drain()
+        finally:
+            server._lock.release()
 
 
 def _interaction_ids() -> Iterator[str]:
