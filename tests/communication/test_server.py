@@ -477,3 +477,40 @@ def register_routing_strategies(app):
     server.login("last")
     server.offer("voice", queue="sales")
     assert "offered" == server.agent("last").state
+
+
+def test_without_away_on_missed_the_agent_stays_ready_but_gets_other_work(tmp_path):
+    """away_on_missed = false: the agent who let an offer time out stays ready and takes the next
+    contact, while the missed one goes to someone else."""
+    from caruso.testing import make_app
+
+    app = make_app(tmp_path / "app", f"""
+        [application]
+        name = "No away"
+        [storage]
+        url = "sqlite:///{tmp_path / 'crm.db'}"
+        [services.clock]
+        implementation = "caruso.clock:ManualClock"
+        [services.communication.settings]
+        real_time = false
+        away_on_missed = false
+        [[services.communication.settings.queues]]
+        name = "sales"
+        [[services.communication.settings.agents]]
+        name = "a1"
+        [[services.communication.settings.agents]]
+        name = "a2"
+    """).start()
+    try:
+        server, clock = app.services.get("communication"), app.services.get("clock")
+        server.login("a1")
+        missed = server.offer("voice", queue="sales")
+        other = server.offer("voice", queue="sales")
+        clock.advance(20)
+        server.tick()
+        assert ("offered", "waiting", "offered") == (
+            server.agent("a1").state, server.interaction(missed.id).state, server.interaction(other.id).state)
+        server.login("a2")
+        assert "offered" == server.interaction(missed.id).state
+    finally:
+        app.stop()

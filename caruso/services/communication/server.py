@@ -553,14 +553,16 @@ class CommunicationServer(Service):
     def _offer_expired(self, interaction: Interaction, stamp: int) -> None:
         if interaction.state != OFFERED or interaction.stamp != stamp:
             return
-        missed = list(interaction.offered_to)
+        missed = [self.agents[name] for name in interaction.offered_to]
         self._take_back(interaction, "timeout")
-        if self.config.away_on_missed:
-            for name in missed:
-                agent = self.agents[name]
-                if agent.presence == READY:
-                    self._set_presence(agent, AWAY, "missed offer")
+        if not self.config.away_on_missed:  # they stay ready, but are not offered this one again
+            interaction.declined = {*(interaction.declined or ()), *(agent.name for agent in missed)}
+        for agent in missed:
+            if self.config.away_on_missed and agent.presence == READY:
+                self._set_presence(agent, AWAY, "missed offer")
         self._after_take_back(interaction)
+        for agent in missed:
+            self._look_for_work(agent)
 
     def _take_back(self, interaction: Interaction, reason: str, *, keep: str | None = None) -> None:
         """Withdraw the offer from every agent it went to (but ``keep``); agents stay as they are."""
@@ -585,10 +587,7 @@ class CommunicationServer(Service):
         if max_wait is not None and self.clock.monotonic() - interaction.queued_at >= max_wait:
             if self._limit(interaction, queue, queue.settings.limit, "max wait"):
                 return
-        if not self._route(interaction):
-            for agent in list(self.router.agents.values()):
-                if agent.presence == READY and not agent.interactions:
-                    self._look_for_work(agent)
+        self._route(interaction)
 
     def _look_for_work(self, agent: Agent) -> None:
         """``agent`` may have room now: offer it the best waiting contact, or mark it available."""
