@@ -147,3 +147,14 @@ def test_events_command_exports_queue_log(tmp_path):
     jsonl = run_cli("events", str(tmp_path / "app"), "--format", "jsonl")
     assert 0 == jsonl.exit_code
     assert len(jsonl.output.splitlines()) >= 6
+
+
+def test_the_call_centre_example_checks_and_simulates():
+    """examples/callcentre passes `caruso check` and simulates a day: every contact answered or abandoned."""
+    folder = Path(__file__).parents[2] / "examples" / "callcentre"
+    assert 0 == run_cli("check", str(folder)).exit_code
+    result = run_cli("simulate", str(folder), "--hours", "8", "--seed", "1", "--json")
+    figures = json.loads(result.output)
+    assert figures["offered"] == figures["answered"] + figures["abandoned"]
+    for kpis in figures["queues"].values():
+        assert kpis["offered"] == kpis["answered"] + kpis["abandoned"]

@@ -7,6 +7,10 @@ every offer at once and talk for an exponentially distributed time, callers
 with a patience hang up when they have waited that long. The KPIs are counted
 from the server's own events, as a report would count them.
 
+What needs a telephone system is left out: there is no telephony connector, so
+the IVR, voicemail and callback offers do not run (a queue's ``voicemail`` or
+``callback`` limit becomes "keep waiting"), and business hours are ignored.
+
 Used by ``caruso simulate`` and by the tests that hold the router to the
 Erlang C formula (``erlang.py``) for an M/M/c queue.
 """
@@ -39,7 +43,8 @@ __all__ = ["Kpis", "SimulationResult", "Simulator", "single_queue_settings"]
 class Kpis:
     """What the simulation counted, per queue or for all (``answered_within`` uses each queue's target).
 
-    Only contacts that arrived after the warm-up count.
+    Only contacts that arrived after the warm-up count, each under the queue it arrived in
+    (a contact that overflows to another queue still counts for the first).
     """
 
     offered: int = 0
@@ -171,7 +176,7 @@ class Simulator:
         targets = {q.name: q.service_level.answer_within for q in settings.queues}
         total = Kpis()
         per_queue = {name: Kpis() for name in targets}
-        counted: set[str] = set()
+        counted: dict[str, str] = {}  # interaction -> the queue it arrived in (per-queue KPIs)
         handle_means: dict[str, float] = {}
         busy = [0.0]
         begin = warmup * 3600.0
@@ -187,26 +192,28 @@ class Simulator:
             elif kind == "answered":
                 talk = expovariate(1.0 / handle_means[event.interaction])
                 scheduler.at(clock.monotonic() + talk, talk_over, event.interaction)
-                if event.interaction in counted:
+                arrived = counted.get(event.interaction)
+                if arrived is not None:
                     wait = event.data["wait"]
-                    for kpis in (total, per_queue[event.queue]):
+                    for kpis in (total, per_queue[arrived]):
                         kpis.answered += 1
                         kpis.total_wait += wait
-                        if wait <= targets[event.queue]:
+                        if wait <= targets[arrived]:
                             kpis.answered_within += 1
             elif kind == "abandoned":
                 handle_means.pop(event.interaction, None)
-                if event.interaction in counted:
-                    for kpis in (total, per_queue[event.queue]):
+                arrived = counted.pop(event.interaction, None)
+                if arrived is not None:
+                    for kpis in (total, per_queue[arrived]):
                         kpis.abandoned += 1
             elif kind == "completed":
                 handle_means.pop(event.interaction, None)
                 handle = event.data.get("handle", 0.0)
                 now = clock.monotonic()
                 busy[0] += max(0.0, min(now, end) - max(now - handle, begin))
-                if event.interaction in counted:
-                    counted.discard(event.interaction)
-                    for kpis in (total, per_queue[event.queue]):
+                arrived = counted.pop(event.interaction, None)
+                if arrived is not None:
+                    for kpis in (total, per_queue[arrived]):
                         kpis.completed += 1
                         kpis.total_handle += handle
 
@@ -227,7 +234,7 @@ class Simulator:
                                 skills=stream.skills, priority=stream.priority)
             handle_means[view.id] = stream.handle_time
             if now >= begin:
-                counted.add(view.id)
+                counted[view.id] = stream.queue
                 for kpis in (total, per_queue[stream.queue]):
                     kpis.offered += 1
             if stream.patience:
