@@ -24,7 +24,8 @@ def check_application_communication(app: Any) -> list[Problem]:
     except ConfigError as exc:
         return list(exc.problems)
     scripts = _script_ids(app)
-    return settings_problems(settings, config=app.config, strategies=routing_strategies(app), scripts=scripts)
+    return settings_problems(settings, config=app.config, strategies=routing_strategies(app), scripts=scripts,
+                             root=app.root)
 
 
 def _script_ids(app: Any) -> dict[str, Any] | None:

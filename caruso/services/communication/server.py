@@ -144,7 +144,7 @@ class CommunicationServer(Service):
         scripts = manager.get("scripts") if "scripts" in manager else None
         known_scripts = getattr(scripts, "scripts", None) if scripts is not None else None
         problems = settings_problems(settings, config=getattr(app, "config", None),
-                                     strategies=strategies, scripts=known_scripts)
+                                     strategies=strategies, scripts=known_scripts, root=self.context.root)
         if problems:
             raise ConfigError(problems)
         # The clock itself, not a handle: it is read several times per event, and a

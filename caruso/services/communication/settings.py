@@ -41,7 +41,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import attrs
 
 from caruso.errors import Problem, RequirementError, did_you_mean
-from caruso.services.communication.campaigns import CampaignSettings
+from caruso.services.communication.campaigns import CampaignSettings, check_campaigns
 
 __all__ = [
     "AgentSettings",
@@ -319,12 +319,14 @@ KeyPath = tuple[str | int, ...]
 
 
 def check_settings(settings: CommunicationSettings, *, strategies: Mapping[str, Any] = (),
-                   scripts: Mapping[str, Any] | None = None) -> Iterator[tuple[KeyPath, str]]:
+                   scripts: Mapping[str, Any] | None = None,
+                   root: Path | None = None) -> Iterator[tuple[KeyPath, str]]:
     """Every inconsistency, as (key path under the settings, message) pairs.
 
     Unknown queues, agents, skills, languages, strategies and IVR scripts are
-    named with a did-you-mean; requirements are parsed. ``scripts`` (script id ->
-    script) is checked only when given.
+    named with a did-you-mean; requirements are parsed; campaigns are checked by
+    ``campaigns.check_campaigns``. ``scripts`` (script id -> script) is checked only
+    when given; ``root`` is the application folder relative file names start from.
     """
     from caruso.services.communication.model import CHANNELS, MEDIA
     from caruso.services.communication.requirements import parse_requirement
@@ -418,6 +420,7 @@ def check_settings(settings: CommunicationSettings, *, strategies: Mapping[str, 
         for skill in stream.skills:
             if skill not in skills:
                 yield ("traffic", "streams", index, "skills"), f"unknown skill {skill!r}{did_you_mean(skill, skills)}"
+    yield from check_campaigns(settings.campaigns, queues, scripts, country=settings.identify.country, root=root)
 
 
 def settings_problems(settings: CommunicationSettings, *, config: Any, service: str = "communication",
