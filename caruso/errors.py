@@ -40,6 +40,7 @@ with ``raise ... from exc`` so the cause stays visible in tracebacks.
         +-- UnknownName               no queue, agent, skill or strategy of that name; did-you-mean
         +-- InteractionStateError     the operation does not fit the interaction's or agent's state
         +-- EventLogUnavailable       the event log cannot be written: new interactions are refused
+    +-- RuleDefinitionError           rule files (the rules plugin) are wrong; every problem, file:line
 
 Programmer mistakes (wrong argument types to the Python API) stay plain
 ``TypeError`` / ``ValueError``, as in click: these errors are for the people who
@@ -464,3 +465,14 @@ class EventLogUnavailable(CommunicationError):
     def __init__(self, message: str, *, buffered: int = 0):
         self.buffered = buffered
         super().__init__(message)
+
+
+# --- business rules (the first-party rules plugin, plugins/caruso_rules) -----------
+
+
+class RuleDefinitionError(_ProblemsError):
+    """Rule files of the rules plugin are wrong: malformed, against ``rules.dtd``, or naming
+    an unknown event, object, attribute or action. ``problems`` holds every one, each as
+    file:line; ``caruso check`` prints the same list."""
+
+    exit_code = 1

@@ -45,6 +45,11 @@ def register_scripts(app):
 
 
 @hookspec
+def register_rules(app):
+    """Return an iterable of paths to business-rule files (XML, ``rules.dtd``) this plugin contributes."""
+
+
+@hookspec
 def register_actions(app):
     """Return an iterable of ``caruso.services.scripts.actions.ActionDefinition`` that dialogue scripts may call."""
 

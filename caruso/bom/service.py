@@ -151,6 +151,19 @@ def check_application_models(app: Any) -> list[Problem]:
     return check_models(model_paths(app, settings, app.root), search_paths=search_paths)
 
 
+def resolved_models(app: Any) -> dict[str, Any]:
+    """The application's business objects resolved from its model files (``ResolvedObject``
+    by name), starting nothing: for checkers of files that name objects and attributes.
+    Problems in the models themselves are ``check_application_models``'s to report; the
+    objects that resolve are kept."""
+    from caruso.bom.reader import read_models
+    from caruso.bom.resolve import resolve
+
+    files, _ = read_models(model_paths(app, _settings(app), app.root))
+    resolved, _ = resolve(files, search_paths=tuple(app.config.plugins.folders))
+    return resolved
+
+
 def _settings(app: Any) -> BomSettings:
     """The bom settings the descriptor gives (``[services.bom.settings]``), without starting anything."""
     from caruso.config import structure_settings

@@ -142,17 +142,9 @@ def application_objects(app: Any) -> dict[str, frozenset[str]]:
     references' key attributes (``customer_id``). Problems in the models
     themselves are ``caruso check``'s to report; objects that resolve are kept.
     """
-    from caruso.bom.reader import read_models
-    from caruso.bom.resolve import resolve
-    from caruso.bom.service import BomSettings, model_paths
-    from caruso.config import structure_settings
+    from caruso.bom.service import resolved_models
 
-    section = app.config.services.get("bom")
-    settings = BomSettings()
-    if section is not None and section.settings:
-        settings = structure_settings(BomSettings, section.settings, config=app.config, service="bom")
-    files, _ = read_models(model_paths(app, settings, app.root))
-    resolved, _ = resolve(files, search_paths=tuple(app.config.plugins.folders))
+    resolved = resolved_models(app)
     return {
         name: frozenset(
             [*found.columns, *(r.name for r in found.definition.references),

@@ -15,7 +15,7 @@ costs a few microseconds on top of the expression's own work.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -144,6 +144,28 @@ class ExpressionEngine:
             checked = self._checked_tree(source, kind)
             return checked.reason if isinstance(checked, _Compiled) else None
         return None if compiled.render is not None else compiled.reason
+
+    def attributes_read(self, source: str, kind: str, names: Iterable[str]) -> list[tuple[str, str]]:
+        """The ``(name, attribute)`` pairs ``source`` reads as ``name.attribute`` or
+        ``name['attribute']`` for each of ``names``, in order; empty when it does not parse.
+
+        For checkers that know which attributes a bound object has (a rule's ``object``).
+        """
+        _check_arguments(source, kind)
+        checked = self._checked_tree(source, kind)
+        if isinstance(checked, _Compiled):
+            return []
+        wanted = set(names)
+        found: list[tuple[str, str]] = []
+        for node in checked.find_all((nodes.Getattr, nodes.Getitem)):
+            target = node.node
+            if not isinstance(target, nodes.Name) or target.name not in wanted:
+                continue
+            if isinstance(node, nodes.Getattr):
+                found.append((target.name, node.attr))
+            elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+                found.append((target.name, node.arg.value))
+        return found
 
     # --- internals -----------------------------------------------------------------------
 
