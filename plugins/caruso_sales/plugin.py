@@ -1,0 +1,20 @@
+"""The sales plugin's hooks: its models and the ``sales`` service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from caruso.hookspecs import hookimpl
+from caruso.services.base import ServiceDefinition
+
+
+@hookimpl
+def register_models(app):
+    return [Path(__file__).parent / "models"]
+
+
+@hookimpl
+def register_services(app):
+    from caruso_sales.service import SalesService
+
+    return [ServiceDefinition("sales", SalesService, requires=("bom", "clock"))]
