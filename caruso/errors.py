@@ -40,6 +40,13 @@ with ``raise ... from exc`` so the cause stays visible in tracebacks.
         +-- UnknownName               no queue, agent, skill or strategy of that name; did-you-mean
         +-- InteractionStateError     the operation does not fit the interaction's or agent's state
         +-- EventLogUnavailable       the event log cannot be written: new interactions are refused
+        +-- ChannelError              root of the e-mail, chat and SMS channels' errors
+            +-- MessageRefused        too large, too many attachments, a flood; carries the protocol code
+            +-- SignatureInvalid      a webhook's HMAC signature is missing or wrong: 403, nothing stored
+            +-- DeliveryFailed        the relay or gateway refused or is down; the message stays queued
+    +-- ReportingError                root of the monitor's and the reports' errors
+        +-- ReportDefinitionError     report files are wrong; every problem, file:line, did-you-mean
+        +-- ReportRequestError        a report cannot be made as asked: reversed or too long a period
     +-- RuleDefinitionError           rule files (the rules plugin) are wrong; every problem, file:line
 
 Programmer mistakes (wrong argument types to the Python API) stay plain
@@ -465,6 +472,66 @@ class EventLogUnavailable(CommunicationError):
     def __init__(self, message: str, *, buffered: int = 0):
         self.buffered = buffered
         super().__init__(message)
+
+
+# --- the channels (caruso.services.channels) ------------------------------------
+
+
+class ChannelError(CommunicationError):
+    """Root of the e-mail, chat and SMS channels' errors."""
+
+
+class MessageRefused(ChannelError):
+    """A message was refused before anything of it was kept: too large, too many
+    attachments, or too many from one sender (a flood).
+
+    ``code`` is what the protocol tells the sender (``552`` for SMTP size, ``451`` for a
+    flood, ``413`` / ``429`` over HTTP); ``limit`` names the setting that refused it.
+    """
+
+    def __init__(self, message: str, *, code: int, limit: str):
+        self.code = code
+        self.limit = limit
+        super().__init__(message)
+
+
+class SignatureInvalid(ChannelError):
+    """A webhook request's HMAC signature is missing, malformed, wrong or too old:
+    the request is refused (HTTP 403) and nothing of it is stored."""
+
+
+class DeliveryFailed(ChannelError):
+    """The SMTP relay or the SMS gateway refused a message or could not be reached.
+
+    The message stays in its outbox and is tried again later; ``permanent`` is True when
+    the other side said it will never accept it (an SMTP 5xx, an HTTP 4xx).
+    """
+
+    def __init__(self, message: str, *, permanent: bool = False):
+        self.permanent = permanent
+        super().__init__(message)
+
+
+# --- monitoring and reporting (caruso.services.reporting) ---------------------
+
+
+class ReportingError(CarusoError):
+    """Root of the errors of the live monitor, the reports and the KPI alerts."""
+
+
+class ReportDefinitionError(_ProblemsError, ReportingError):
+    """Report definition files are wrong: malformed, against ``reports.dtd``, or naming a
+    source, measure, dimension or parameter that does not exist (with a did-you-mean).
+    ``problems`` holds every one found, each as file:line naming the element."""
+
+    exit_code = 1
+
+
+class ReportRequestError(ReportingError):
+    """A report cannot be made as asked: an unknown report or interval, a period that ends
+    before it starts, or more intervals than the configured limit (a year by 15 minutes)."""
+
+    exit_code = 2
 
 
 # --- business rules (the first-party rules plugin, plugins/caruso_rules) -----------

@@ -57,3 +57,13 @@ def register_actions(app):
 @hookspec
 def register_routing_strategies(app):
     """Return an iterable of ``caruso.services.communication.strategies.RoutingStrategy`` subclasses queues may name."""
+
+
+@hookspec
+def register_reports(app):
+    """Return an iterable of paths to report-definition files or folders (XML, ``reports.dtd``) this plugin contributes."""
+
+
+@hookspec
+def register_report_sources(app):
+    """Return an iterable of ``caruso.services.reporting.source.ReportSource`` subclasses reports may name as ``source``."""

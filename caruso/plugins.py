@@ -45,6 +45,11 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "caruso.bom.plugin",
     "caruso.services.scripts.plugin",
     "caruso.services.communication.plugin",
+    "caruso.services.reporting.plugin",
+    "caruso.services.channels.plugin",
+    "caruso.services.channels.email.plugin",
+    "caruso.services.channels.chat.plugin",
+    "caruso.services.channels.sms.plugin",
 )
 
 trace_log = logging.getLogger("caruso.hooks")

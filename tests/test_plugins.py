@@ -331,3 +331,104 @@ def test_one_broken_installed_plugin_keeps_the_other_plugins_commands(installed_
     _add_plugin_commands(group)
     assert "greet" in group.commands
     assert "the commands of plugin 'broken' are unavailable" in capsys.readouterr().err
+
+
+CASES_PLUGIN = '''
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from caruso import hookimpl
+from caruso.services.reporting import SUM, Dimension, Measure, Part, ReportSource, ratio, total
+
+CASES = sa.table("crm_case", sa.column("opened"), sa.column("closed"), sa.column("deadline"),
+                 sa.column("priority"))
+
+
+class Cases(ReportSource):
+    """Service requests by when they were opened, and whether they closed by their deadline."""
+
+    name = "cases"
+    tables = ("crm_case",)
+    dimensions = (Dimension("priority", "Priority"),)
+    measures = (
+        Measure("opened", "Opened", "count", total("opened")),
+        Measure("in_sla", "Closed in time", "count", total("in_sla")),
+        Measure("sla_compliance", "SLA compliance", "ratio", ratio("in_sla", "opened")),
+    )
+
+    def facts(self, query):
+        return (sa.select(CASES.c.opened.label("start"), CASES.c.priority, CASES.c.closed, CASES.c.deadline)
+                .where(CASES.c.opened >= query.start, CASES.c.opened < query.end).subquery("cases"))
+
+    def parts(self, query, facts):
+        return (Part("opened", SUM, lambda f, _: sa.literal(1), integer=True),
+                Part("in_sla", SUM, lambda f, _: sa.case((f.c.closed <= f.c.deadline, 1), else_=0), integer=True))
+
+
+@hookimpl
+def register_report_sources(app):
+    return [Cases]
+
+
+@hookimpl
+def register_reports(app):
+    return [Path(__file__).parent / "case-sla.xml"]
+'''
+
+CASES_REPORT = """<report name="case-sla" title="Cases by SLA compliance" source="cases" interval="day">
+  <dimension name="priority"/>
+  <measure name="opened"/>
+  <measure name="sla_compliance"/>
+</report>
+"""
+
+
+def _cases_app(tmp_path):
+    import datetime as dt
+
+    import sqlalchemy as sa
+
+    url = f"sqlite:///{tmp_path / 'crm.db'}"
+    engine = sa.create_engine(url)
+    day = dt.datetime(2026, 3, 2, tzinfo=dt.timezone.utc).timestamp()
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE crm_case (opened FLOAT, closed FLOAT, deadline FLOAT, priority TEXT)")
+        connection.exec_driver_sql("INSERT INTO crm_case VALUES (?, ?, ?, ?)", [
+            (day + 3600, day + 7200, day + 9000, "high"),      # closed in time
+            (day + 3600, day + 90000, day + 86400, "high"),    # late
+            (day + 7200, day + 8000, day + 90000, "normal"),   # in time
+        ])
+    engine.dispose()
+    app = make_app(tmp_path / "app", APP + f'\n    [storage]\n    url = "{url}"\n',
+                   {"plugins/cases.py": CASES_PLUGIN, "plugins/case-sla.xml": CASES_REPORT})
+    return app.start()
+
+
+def test_hook_register_report_sources(tmp_path):
+    """A plugin's source of CRM figures (service requests by SLA compliance) computes like the built-ins:
+    high 1 of 2 closed by the deadline, normal 1 of 1."""
+    import datetime as dt
+
+    app = _cases_app(tmp_path)
+    try:
+        reports = app.services.get("reports")
+        result = reports.run("case-sla", dt.datetime(2026, 3, 2), dt.datetime(2026, 3, 3))
+        assert [(("high",), 2, 0.5), (("normal",), 1, 1.0)] == [
+            (row.dimensions, row.values["opened"], row.values["sla_compliance"]) for row in result.rows]
+    finally:
+        app.stop()
+
+
+def test_hook_register_reports(tmp_path):
+    """A plugin's report file joins the built-in ones and is checked by `caruso check`."""
+    app = _cases_app(tmp_path)
+    try:
+        assert "case-sla" in app.services.get("reports").names()
+        assert "contact-statistics" in app.services.get("reports").names()
+    finally:
+        app.stop()
+    (tmp_path / "app" / "plugins" / "case-sla.xml").write_text(CASES_REPORT.replace("opened", "openend", 1))
+    result = run_cli("check", str(tmp_path / "app"))
+    assert 1 == result.exit_code
+    assert "unknown measure 'openend' of source 'cases' (did you mean 'opened'?)" in result.output

@@ -115,9 +115,11 @@ class Interaction:
 
     def describe(self) -> dict[str, Any]:
         """What the ``offered`` event records: enough to rebuild the interaction after a crash."""
-        found = {"direction": self.direction}
-        for name in ("customer", "address", "subject", "language", "sla", "parent", "campaign"):
-            value = getattr(self, name)
+        found: dict[str, Any] = {"direction": self.direction}
+        optional = (("customer", self.customer), ("address", self.address), ("subject", self.subject),
+                    ("language", self.language), ("sla", self.sla), ("parent", self.parent),
+                    ("campaign", self.campaign))
+        for name, value in optional:
             if value is not None:
                 found[name] = value
         if self.priority:

@@ -79,10 +79,11 @@ class Queue:
             self.levels.append(level)
             self.schedule.append((step.after, len(self.levels) - 1, None))
         self.waiting: dict[str, Interaction] = {}   # every contact waiting in this queue
+        self.penalties = settings.penalties         # agent name -> penalty (default 0)
         self.uses_language = any(lv.match_language for lv in self.levels)
 
     def penalty(self, agent: Agent) -> int:
-        return self.settings.penalties.get(agent.name, 0)
+        return self.penalties.get(agent.name, 0)
 
 
 _sequence = itertools.count()
@@ -128,16 +129,15 @@ class Target:
     # --- agents ---------------------------------------------------------------------
 
     def add_agent(self, agent: Agent, level: int) -> None:
-        self.ready[level][agent.name] = agent
-        if self.queue.ordered:
+        ready = self.ready[level]
+        ready[agent.name] = agent
+        queue = self.queue
+        if queue.ordered:
             heap = self.agent_heaps[level]
-            key = (self.queue.penalty(agent), self.queue.strategy.rank(agent))
+            key = (queue.penalties.get(agent.name, 0), queue.strategy.rank(agent))
             heapq.heappush(heap, (key, next(_sequence), agent.stamp, agent))
-            if len(heap) > 2 * len(self.ready[level]) + 64:
+            if len(heap) > 2 * len(ready) + 64:
                 self._rebuild_agents(level)
-
-    def remove_agent(self, agent: Agent, level: int) -> None:
-        self.ready[level].pop(agent.name, None)
 
     def best_agent(self, upto: int, exclude: set[str] | None) -> Agent | None:
         """The best available agent of levels 0..upto (ordered strategies)."""
@@ -146,19 +146,21 @@ class Target:
         for level in range(upto + 1):
             heap = self.agent_heaps[level]
             ready = self.ready[level]
-            skipped = []
+            skipped = None  # entries of excluded agents, put back after the search
             while heap:
                 key, _, stamp, agent = heap[0]
                 if stamp != agent.stamp or agent.name not in ready:
                     heapq.heappop(heap)
                     continue
                 if exclude and agent.name in exclude:
+                    if skipped is None:
+                        skipped = []
                     skipped.append(heapq.heappop(heap))
                     continue
                 if best_key is None or key < best_key:
                     best, best_key = agent, key
                 break
-            for entry in skipped:
+            for entry in skipped or ():
                 heapq.heappush(heap, entry)
         return best
 
@@ -264,16 +266,22 @@ class Router:
     def available(self, agent: Agent) -> None:
         """Put ``agent`` in the ready sets of every target whose medium it can take now."""
         agent.stamp += 1
+        room: dict[str, bool] = {}  # medium -> whether the agent can take one more now
         for target, level in agent.eligibility:
-            if agent.can_take(target.medium):
+            medium = target.medium
+            free = room.get(medium)
+            if free is None:
+                free = room[medium] = agent.can_take(medium)
+            if free:
                 target.add_agent(agent, level)
             else:
-                target.remove_agent(agent, level)
+                target.ready[level].pop(agent.name, None)  # its heap entries go stale by the stamp
 
     def unavailable(self, agent: Agent) -> None:
-        agent.stamp += 1
+        agent.stamp += 1  # its entries in the agent heaps go stale
+        name = agent.name
         for target, level in agent.eligibility:
-            target.remove_agent(agent, level)
+            target.ready[level].pop(name, None)
 
     def best_agents(self, interaction: Interaction) -> list[Agent]:
         """Who to offer ``interaction`` to now: one agent, several (ring all), or none."""
@@ -291,8 +299,15 @@ class Router:
     def next_contact(self, agent: Agent) -> Interaction | None:
         """The contact ``agent`` should be offered now, or None."""
         best = None
+        room: dict[str, bool] = {}  # medium -> whether the agent can take one more now
         for target, level in agent.eligibility:
-            if not target.count or not agent.can_take(target.medium):
+            if not target.count:
+                continue
+            medium = target.medium
+            free = room.get(medium)
+            if free is None:
+                free = room[medium] = agent.can_take(medium)
+            if not free:
                 continue
             found = target.best_contact(level)
             if found is None:

@@ -60,10 +60,12 @@ class Scheduler:
     def at(self, when: float, callback: Callable[..., Any], *args: Any) -> Timer:
         """Call ``callback(*args)`` once the clock reaches ``when`` (monotonic seconds)."""
         timer = Timer(when, callback, args)
-        earlier = not self._heap or when < self._heap[0][0]
-        heapq.heappush(self._heap, (when, next(self._sequence), timer))
-        if earlier and self.on_earlier is not None:
+        heap = self._heap
+        if self.on_earlier is not None and (not heap or when < heap[0][0]):  # a driver sleeps longer
+            heapq.heappush(heap, (when, next(self._sequence), timer))
             self.on_earlier()
+        else:
+            heapq.heappush(heap, (when, next(self._sequence), timer))
         return timer
 
     def after(self, delay: float, callback: Callable[..., Any], *args: Any) -> Timer:

@@ -39,7 +39,7 @@ from caruso.errors import (
 )
 from caruso.services.base import DEGRADED, DOWN, Health, Service
 from caruso.services.communication.connectors import DialRequest
-from caruso.services.communication.events import Event, EventLog
+from caruso.services.communication.events import KINDS, Event, EventLog
 from caruso.services.communication.model import (
     AWAY,
     CHANNELS,
@@ -71,6 +71,7 @@ log = logging.getLogger("caruso.communication")
 
 RECORDING, DIALING = "recording", "dialing"   # a caller leaving a voicemail; an outbound call ringing
 _REMEMBERED = 100_000  # finished interactions remembered, so an event arriving twice is recognised
+_UNSET = object()
 
 
 @attrs.frozen
@@ -86,11 +87,14 @@ class QueueStatus:
 
 
 class Subscription:
-    """A subscriber to the server's events; ``close()`` to stop receiving them."""
+    """A subscriber to the server's events (those of ``kinds``, or all when None);
+    ``close()`` to stop receiving them."""
 
-    def __init__(self, server: CommunicationServer, callback: Callable[[Event], None]):
+    def __init__(self, server: CommunicationServer, callback: Callable[[Event], None],
+                 kinds: Iterable[str] | None = None):
         self._server = server
         self.callback = callback
+        self.kinds = None if kinds is None else frozenset(kinds)
 
     def close(self) -> None:
         self._server._unsubscribe(self)
@@ -111,8 +115,11 @@ class CommunicationServer(Service):
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._depth = 0
+        self._the_operation = _Operation(self)
         self._outbox: list[Callable[[], None]] = []
         self._subscribers: list[Subscription] = []
+        self._listening: dict[str, tuple[Subscription, ...]] = {}  # kind -> who subscribed to it
+        self._unfiltered: tuple[Subscription, ...] = ()            # who subscribed to every kind
         self.router = Router()
         self.agents: dict[str, Agent] = {}
         self.interactions: dict[str, Interaction] = {}
@@ -166,7 +173,7 @@ class CommunicationServer(Service):
         if not settings.queues:
             log.info("communication server: no queues are configured; it stays idle")
             return
-        self.event_log = EventLog(manager.get("storage"))
+        self.event_log = EventLog(manager.get("storage"), batch_size=settings.event_log.batch_size)
         self.event_log.open()
         from caruso.services.communication.campaigns import CampaignManager
 
@@ -228,33 +235,46 @@ class CommunicationServer(Service):
               queue: str | None = None, data: Mapping[str, Any] | None = None,
               campaign: str | None = None, external: str | None = None) -> Event:
         event_log = self.event_log
+        at = self._epoch + self.clock.monotonic()
         if interaction is not None:
-            event = event_log.append(kind, self._epoch + self.clock.monotonic(), interaction.id,
-                                     interaction.channel, queue or interaction.queue, agent,
-                                     campaign or interaction.campaign, external, data)
+            event = event_log.append(kind, at, interaction.id, interaction.channel, queue or interaction.queue,
+                                     agent, campaign or interaction.campaign, external, data)
         else:
-            event = event_log.append(kind, self._epoch + self.clock.monotonic(), None, None, queue,
-                                     agent, campaign, external, data)
-        if event_log.pending >= self.config.event_log.batch_size:
-            event_log.flush()
-        for subscription in self._subscribers:
+            event = event_log.append(kind, at, None, None, queue, agent, campaign, external, data)
+        for subscription in self._listening.get(kind, self._unfiltered):
             try:
                 subscription.callback(event)
             except Exception:  # one broken subscriber must not stop the call centre
                 log.exception("communication server: an event subscriber failed")
         return event
 
-    def subscribe(self, callback: Callable[[Event], None]) -> Subscription:
-        """Call ``callback(event)`` for every event from now on; keep it quick (it runs under
-        the server's lock): put the event on a queue of your own."""
-        subscription = Subscription(self, callback)
+    def subscribe(self, callback: Callable[[Event], None], *, kinds: Iterable[str] | None = None) -> Subscription:
+        """Call ``callback(event)`` for every event from now on, or only for those of ``kinds``
+        (names from ``events.KINDS``); keep it quick (it runs under the server's lock): put the
+        event on a queue of your own.
+
+        Raises:
+            UnknownName: a kind that is not an event kind.
+        """
+        for kind in kinds or ():
+            if kind not in KINDS:
+                raise UnknownName("event kind", kind, KINDS)
+        subscription = Subscription(self, callback, kinds)
         with self._lock:
-            self._subscribers = [*self._subscribers, subscription]
+            self._set_subscribers([*self._subscribers, subscription])
         return subscription
 
     def _unsubscribe(self, subscription: Subscription) -> None:
         with self._lock:
-            self._subscribers = [s for s in self._subscribers if s is not subscription]
+            self._set_subscribers([s for s in self._subscribers if s is not subscription])
+
+    def _set_subscribers(self, subscribers: list[Subscription]) -> None:
+        """Replace the subscribers, and who listens to each kind (so an event nobody wants costs
+        no call). The lists are replaced, never changed: an event being delivered is not disturbed."""
+        self._subscribers = subscribers
+        self._unfiltered = tuple(s for s in subscribers if s.kinds is None)
+        self._listening = {kind: tuple(s for s in subscribers if s.kinds is None or kind in s.kinds)
+                           for kind in KINDS}
 
     async def events(self, *, maxsize: int = 10_000) -> AsyncIterator[Event]:
         """The events as an async stream, for a web page (server-sent events, WebSocket).
@@ -302,14 +322,20 @@ class CommunicationServer(Service):
                 log.exception("communication server: a channel request failed")
 
     def _operation(self) -> _Operation:
-        """One consistent step: under the lock; channels are asked to act once it is done."""
-        return _Operation(self)
+        """One consistent step: under the lock; channels are asked to act once it is done.
+
+        The context keeps no state of its own (the depth is the server's), so one serves
+        every operation, nested ones too.
+        """
+        return self._the_operation
 
     def _later(self, channel: str, method: str, interaction: Interaction, agent: Agent | None = None,
                *more: Any) -> None:
         """Ask the channel's service to act once this operation is done, with snapshots of now."""
-        service = self._channel(channel)
-        if service is None:
+        service = self._channels.get(channel, _UNSET)
+        if service is _UNSET:
+            service = self._channel(channel)
+        if service is None:  # no service for this channel (the simulator has none): no snapshots
             return
         function = getattr(service, method, None)
         if function is None:
@@ -356,35 +382,49 @@ class CommunicationServer(Service):
             EventLogUnavailable: the database has been unreachable for too long.
         """
         with self._operation():
-            if channel not in CHANNELS:
-                raise UnknownName("channel", channel, CHANNELS)
-            target_queue = self._queue(queue or self.default_queue)
-            if target_queue.settings.channels and channel not in target_queue.settings.channels:
-                raise InteractionStateError(
-                    f"queue {target_queue.name!r} takes {', '.join(target_queue.settings.channels)}, not {channel}")
-            if external is not None:
-                known = self._known_external(external)
-                if known is not None:
-                    return known
-            self._check_event_log()
-            now = self.clock.monotonic()
-            extra = 0
-            if customer is None and address and self._identifier is not None:
-                customer, extra = self._identifier.identify(channel, address)
-            interaction = Interaction(
-                next(self._ids), channel, direction=direction, customer=customer, address=address,
-                subject=subject, queue=target_queue.name, priority=priority + extra,
-                skills=tuple(sorted(skills)), language=language, sla=sla, data=dict(data or {}),
-                external=external, parent=parent, campaign=campaign, created=now,
-            )
-            self._arrive(interaction)
-            if self.config.event_log.durable_offers:
-                self.event_log.flush()
-            if target_queue.settings.ivr and channel == "voice" and direction == "inbound":
-                self._ivr.start(interaction, target_queue)
-            else:
-                self._enqueue(interaction, target_queue, "arrival")
-            return interaction.view(now)
+            arrived = self._offer(channel, queue=queue, address=address, customer=customer, subject=subject,
+                                  priority=priority, skills=skills, language=language, data=data,
+                                  external=external, direction=direction, parent=parent, campaign=campaign,
+                                  sla=sla)
+            if isinstance(arrived, InteractionView):  # delivered before
+                return arrived
+            return arrived.view(self.clock.monotonic())
+
+    def _offer(self, channel: str, *, queue: str | None, address: str | None, customer: Any,
+               subject: str | None, priority: int, skills: Iterable[str], language: str | None,
+               data: Mapping[str, Any] | None, external: str | None, direction: str,
+               parent: str | None, campaign: str | None, sla: float | None) -> Interaction | InteractionView:
+        """``offer`` without the snapshot: the new interaction, or the view of the one a
+        contact delivered again already is (inside an operation)."""
+        if channel not in CHANNELS:
+            raise UnknownName("channel", channel, CHANNELS)
+        target_queue = self._queue(queue or self.default_queue)
+        if target_queue.settings.channels and channel not in target_queue.settings.channels:
+            raise InteractionStateError(
+                f"queue {target_queue.name!r} takes {', '.join(target_queue.settings.channels)}, not {channel}")
+        if external is not None:
+            known = self._known_external(external)
+            if known is not None:
+                return known
+        self._check_event_log()
+        now = self.clock.monotonic()
+        extra = 0
+        if customer is None and address and self._identifier is not None:
+            customer, extra = self._identifier.identify(channel, address)
+        interaction = Interaction(
+            next(self._ids), channel, direction=direction, customer=customer, address=address,
+            subject=subject, queue=target_queue.name, priority=priority + extra,
+            skills=tuple(sorted(skills)), language=language, sla=sla, data=dict(data or {}),
+            external=external, parent=parent, campaign=campaign, created=now,
+        )
+        self._arrive(interaction)
+        if self.config.event_log.durable_offers:
+            self.event_log.flush()
+        if target_queue.settings.ivr and channel == "voice" and direction == "inbound":
+            self._ivr.start(interaction, target_queue)
+        else:
+            self._enqueue(interaction, target_queue, "arrival")
+        return interaction
 
     def _arrive(self, interaction: Interaction) -> None:
         self.interactions[interaction.id] = interaction
@@ -426,7 +466,7 @@ class CommunicationServer(Service):
                  keep_order: bool = False, agent: str | None = None) -> None:
         settings = queue.settings
         hours = settings.hours
-        if reason in ("arrival", "ivr") and hours is not None and not hours.is_open(self.clock.now()):
+        if hours is not None and reason in ("arrival", "ivr") and not hours.is_open(self.clock.now()):
             if self._limit(interaction, queue, settings.out_of_hours, "closed", queued=False):
                 return
         now = self.clock.monotonic()
@@ -443,7 +483,6 @@ class CommunicationServer(Service):
         target.count += 1
         queue.waiting[interaction.id] = interaction
         interaction.position = len(queue.waiting)
-        target.push_contact(interaction)
         data = {"reason": reason, "position": interaction.position}
         if interaction.priority:
             data["priority"] = interaction.priority
@@ -455,7 +494,8 @@ class CommunicationServer(Service):
             timers.append(self._at(now + after, self._step, interaction, queue, index))
         if settings.max_wait is not None:
             timers.append(self._at(now + settings.max_wait, self._max_wait, interaction, queue))
-        self._route(interaction)
+        if not self._route(interaction):  # nobody free: it waits for an agent in the target's heap
+            target.push_contact(interaction)
 
     def _dequeue(self, interaction: Interaction) -> None:
         target = interaction.target
@@ -731,33 +771,40 @@ class CommunicationServer(Service):
         back, went to another agent, or the customer left.
         """
         with self._operation():
-            agent = self._agent(name)
-            interaction = self._live(interaction_id)
-            now = self.clock.monotonic()
-            if interaction.state in (CONNECTED, WRAPUP) and interaction.agent == name:
-                return interaction.view(now)
-            if interaction.state != OFFERED or name not in interaction.offered_to:
-                raise InteractionStateError(self._not_offered(interaction, name))
-            freed = [self.agents[n] for n in interaction.offered_to if n != name]
+            return self._accept(name, interaction_id).view(self.clock.monotonic())
+
+    def _accept(self, name: str, interaction_id: str) -> Interaction:
+        """``accept`` without the snapshot (inside an operation)."""
+        agent = self._agent(name)
+        interaction = self._live(interaction_id)
+        if interaction.state in (CONNECTED, WRAPUP) and interaction.agent == name:
+            return interaction
+        offered_to = interaction.offered_to
+        if interaction.state != OFFERED or name not in offered_to:
+            raise InteractionStateError(self._not_offered(interaction, name))
+        freed = []
+        if len(offered_to) > 1:  # ring all: the others stop ringing
+            freed = [self.agents[n] for n in offered_to if n != name]
             self._take_back(interaction, "answered elsewhere", keep=name)
-            for timer in interaction.timers:
-                timer.cancel()
-            interaction.timers = []
-            agent.offered = None
-            interaction.state = CONNECTED
-            interaction.agent = name
-            interaction.answered_at = now
-            agent.since = now
-            queue = interaction.queue
-            agent.handled_by_queue[queue] = agent.handled_by_queue.get(queue, 0) + 1
-            self._emit("answered", interaction, agent=name, data={
-                "wait": round(now - interaction.waiting_since, 3),
-                "ring": round(now - interaction.offered_at, 3)})
-            self._later(interaction.channel, "connect", interaction, agent)
-            self._look_for_work(agent)
-            for other in freed:
-                self._look_for_work(other)
-            return interaction.view(now)
+        for timer in interaction.timers:
+            timer.cancel()
+        interaction.timers = []
+        now = self.clock.monotonic()
+        agent.offered = None
+        interaction.state = CONNECTED
+        interaction.agent = name
+        interaction.answered_at = now
+        agent.since = now
+        queue = interaction.queue
+        agent.handled_by_queue[queue] = agent.handled_by_queue.get(queue, 0) + 1
+        self._emit("answered", interaction, agent=name, data={
+            "wait": round(now - interaction.waiting_since, 3),
+            "ring": round(now - interaction.offered_at, 3)})
+        self._later(interaction.channel, "connect", interaction, agent)
+        self._look_for_work(agent)
+        for other in freed:
+            self._look_for_work(other)
+        return interaction
 
     def decline(self, name: str, interaction_id: str) -> InteractionView:
         """The agent refuses the offer; it goes to another agent (never back to this one)."""
@@ -802,18 +849,22 @@ class CommunicationServer(Service):
         ignored (returns None).
         """
         with self._operation():
-            interaction = self.interactions.get(interaction_id)
-            if interaction is None:
-                if interaction_id in self._done:
-                    return None
-                raise UnknownName("interaction", interaction_id)
-            now = self.clock.monotonic()
-            state = interaction.state
-            if state == CONNECTED:
-                self._end_conversation(interaction, by)
-            elif state in (WAITING, OFFERED, IVR, NEW, RECORDING, DIALING, "waiting-callback"):
-                self._abandon(interaction, now)
-            return interaction.view(now)
+            interaction = self._hangup(interaction_id, by)
+            return None if interaction is None else interaction.view(self.clock.monotonic())
+
+    def _hangup(self, interaction_id: str, by: str) -> Interaction | None:
+        """``hangup`` without the snapshot (inside an operation)."""
+        interaction = self.interactions.get(interaction_id)
+        if interaction is None:
+            if interaction_id in self._done:
+                return None
+            raise UnknownName("interaction", interaction_id)
+        state = interaction.state
+        if state == CONNECTED:
+            self._end_conversation(interaction, by)
+        elif state in (WAITING, OFFERED, IVR, NEW, RECORDING, DIALING, "waiting-callback"):
+            self._abandon(interaction, self.clock.monotonic())
+        return interaction
 
     def _abandon(self, interaction: Interaction, now: float) -> None:
         state = interaction.state

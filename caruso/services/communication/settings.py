@@ -305,7 +305,8 @@ class CommunicationSettings:
     event_log: EventLogSettings = EventLogSettings()
     voicemail_folder: Path = Path("voicemail")
     channels: dict[str, str] = attrs.field(
-        factory=lambda: {"voice": "telephony", "callback": "telephony", "voicemail": "telephony"})
+        factory=lambda: {"voice": "telephony", "callback": "telephony", "voicemail": "telephony",
+                         "email": "email", "chat": "chat", "sms": "sms"})
     real_time: bool = True
     traffic: TrafficSettings = TrafficSettings()
     campaigns: tuple[CampaignSettings, ...] = ()

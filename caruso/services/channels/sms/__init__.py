@@ -1,0 +1,1 @@
+"""The SMS channel: a signed webhook in, an HTTP gateway out, delivery status (``service.py``)."""
