@@ -364,7 +364,7 @@ def test_a_known_sender_is_the_customer_and_an_unknown_one_becomes_a_new_contact
 
 def test_an_agent_reply_threads_and_the_scripts_email_action_contract_sends(channels_app, relay):
     """reply() answers the customer's last message with the case in the subject and the threading
-    headers; send(to=, subject=, body=) - what the scripts' email action calls - sends too."""
+    headers; send_mail - what the scripts' email action calls - sends a new message too."""
     app = channels_app()
     original = _mail()
     _send(app, original)
@@ -372,7 +372,7 @@ def test_an_agent_reply_threads_and_the_scripts_email_action_contract_sends(chan
     (waiting,) = server.waiting("support")
     email = app.services.get("email")
     email.reply(waiting.id, "We will send a technician.", agent="bert")
-    email.send(to="jan@example.nl", subject="Survey", body="How did we do?")
+    email.send_mail(["jan@example.nl"], "Survey", "How did we do?")
     ack, reply, survey = wait_for(lambda: len(relay.messages) == 3 and relay.messages)
     case = waiting.data["case"]
     assert (f"[{case}] Re: My meter", original["Message-ID"]) == (reply["Subject"], reply["In-Reply-To"])
@@ -483,3 +483,33 @@ def test_send_mail_with_an_attachment_delivers_it_whole(channels_app, relay):
              "sha256": hashlib.sha256(report).hexdigest()}] == email.store.by_message_id(message_id)["attachments"]
     with pytest.raises(ValueError):
         email.send_mail(["supervisor@example.com"], "Bad", "x", attachments=[("a", "pdf", b"")])
+
+
+SURVEY_SCRIPT = """<script id="survey" title="Survey" languages="en" start="ask">
+  <question id="ask" kind="yesno">
+    <prompt>May we send you a survey?</prompt>
+    <go to="done" if="ask">
+      <action name="email">
+        <arg name="to" value="'jan@example.nl'"/>
+        <arg name="subject" value="'Survey'"/>
+        <arg name="body" value="'How did we do?'"/>
+      </action>
+    </go>
+    <go to="done"/>
+  </question>
+  <end id="done" outcome="asked"><prompt>Thank you.</prompt></end>
+</script>
+"""
+
+
+def test_the_scripts_email_action_sends_through_the_channel_into_the_customer_s_history(channels_app, relay):
+    """A dialogue script's email action: the relay receives it; the mail and then the session itself are in
+    the customer's one history."""
+    app = channels_app(files={"scripts/survey.xml": SURVEY_SCRIPT})
+    scripts = app.services.get("scripts")
+    view = scripts.start_session("survey", context={"customer_id": 7})
+    scripts.answer(view.session_id, True)
+    (survey,) = wait_for(lambda: len(relay.messages) == 1 and relay.messages)
+    assert ("Survey", "jan@example.nl") == (survey["Subject"], survey["To"])
+    assert [("email", "outbound", "7", "Survey"), ("voice", "inbound", "7", "Survey")] == [
+        (e.channel, e.direction, e.customer, e.subject) for e in app.services.get("history").for_customer(7)]

@@ -131,3 +131,25 @@ requires = "skills HAS 'billing'"
     with bom.session() as session:
         names = {c.id: c.name for c in session.scalars(bom.model.Customer.select())}
     assert ("Bram de Vries", "Ada Energy BV") == (names[call.customer], names[mail.customer])
+
+
+SCRIPT = """<script id="reading" title="Meter reading" languages="en" start="reading">
+  <question id="reading" kind="number"><prompt>The reading?</prompt><go to="done"/></question>
+  <end id="done" outcome="recorded"><prompt>Thank you.</prompt></end>
+</script>
+"""
+
+
+def test_the_360_view_holds_the_contact_history_of_every_channel(crm):
+    """A self-service session and an agent's note land in the history service, and the view shows them in order."""
+    app = crm(files={"scripts/reading.xml": SCRIPT})
+    bom = app.services.get("bom")
+    key = add_customers(bom)
+    scripts = app.services.get("scripts")
+    view = scripts.start_session("reading", mode="self-service", context={"customer_id": key})
+    scripts.answer(view.session_id, 4711)
+    app.services.get("history").record(channel="meeting", direction="outbound", customer=key, agent="els",
+                                       subject="Visit", summary="Discussed the new contract")
+    history = app.services.get("customers").view(key).history
+    assert [("web", "Meter reading", "Meter reading: recorded\nreading: 4711"), ("meeting", "Visit", None)] == [
+        (entry.channel, entry.subject, entry.summary if entry.channel == "web" else None) for entry in history]

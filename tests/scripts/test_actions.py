@@ -29,8 +29,8 @@ class Mailer:
     def __init__(self):
         self.sent = []
 
-    def send(self, *, to, subject, body):
-        self.sent.append((to, subject, body))
+    def send_mail(self, to, subject, text, *, customer=None, interaction=None):
+        self.sent.append((to, subject, text, customer))
 
 
 @attrs.frozen
@@ -116,9 +116,9 @@ def test_note_is_kept_on_the_session():
 
 
 def test_email_goes_through_the_email_service(services):
-    """email calls send() of the service registered as "email"."""
+    """email calls send_mail() of the service registered as "email", with the session's customer."""
     run("email", context(services), to="ada@example.com", subject="Moving", body="Confirmed.")
-    assert [("ada@example.com", "Moving", "Confirmed.")] == services.get("email").sent
+    assert [(["ada@example.com"], "Moving", "Confirmed.", None)] == services.get("email").sent
 
 
 def test_email_without_an_email_service_names_it():

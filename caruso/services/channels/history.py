@@ -8,10 +8,10 @@ PostgreSQL and MariaDB. Like the event log (created only when the server has
 queues), the table is created when a channel that uses it starts, or at the
 first ``record``: an application without channels never gets it.
 
-The first-party CRM plugins build customer and activity business objects; such
-a plugin can adopt this table as its activity object (map a business object
-onto ``caruso_history``) or replace the ``history`` service with one that writes
-its own activities: the channels only call ``record(...)``.
+Everyone records here: the channels their messages, the script engine its
+sessions and notes; the customers plugin's 360-degree view reads it back. An
+application may replace the ``history`` service with one of its own that has
+the same methods.
 
 Customers are keys of a business object (an int, a string, a composite key);
 the table keeps them as text (``customer_text``) so one column holds any model's

@@ -292,7 +292,8 @@ def call_service(
 
 
 def send_email(context: ActionContext, to: str, subject: str, body: str) -> None:
-    """Send an e-mail through the ``email`` service (the e-mail channel): ``send(to=, subject=, body=)``."""
+    """Send an e-mail through the ``email`` service (the e-mail channel): ``send_mail(to, subject,
+    text, customer=, interaction=)``, so the mail lands in the session's customer's history."""
     try:
         channel = context.services.get("email") if context.services is not None else None
     except ServiceNotFound:
@@ -302,7 +303,8 @@ def send_email(context: ActionContext, to: str, subject: str, body: str) -> None
             "no 'email' service is registered: enable the e-mail channel plugin,"
             " or give this action an on-error step to continue without it"
         )
-    channel.send(to=to, subject=subject, body=body)
+    session = context.state.context
+    channel.send_mail([to], subject, body, customer=session.get("customer_id"), interaction=session.get("interaction"))
 
 
 def transfer(context: ActionContext, queue: str, reason: str | None = None) -> None:

@@ -1,12 +1,13 @@
 """Recording sessions in the customer's contact history (the 360-degree view).
 
-When the application's model has an activity object, every completed
-session - and every ``note`` a script records - becomes one activity on the
-session's customer, so the next agent sees what happened whatever the
-channel. Which object and which attributes is configuration (an application
-names its own ``Activity``); what does not exist in the model is left out
-rather than guessed, and an application without an activity object simply
-records nothing there.
+Every completed session - and every ``note`` a script records - lands in the
+one contact history, the ``history`` service (``caruso/services/channels/history.py``)
+where the e-mails, chats and SMS of the same customer are, so the next agent sees
+what happened whatever the channel: its summary is the script's title and outcome
+followed by every answer. An application whose own model has an activity object
+(a legacy CRM table) gets the same record there too: which object and which
+attributes is configuration (``ActivitySettings``); what does not exist in the
+model is left out rather than guessed.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from caruso.clock import Clock
 from caruso.errors import CarusoError
 from caruso.services.scripts.state import SessionState
 
-__all__ = ["ActivityRecorder", "ActivitySettings"]
+__all__ = ["ActivityRecorder", "ActivitySettings", "SessionRecorder"]
 
 log = logging.getLogger("caruso.scripts")
 
@@ -109,16 +110,6 @@ class ActivityRecorder:
             session.add(cls(**values))
         return True
 
-    def record_completion(self, state: SessionState, title: str) -> None:
-        """The summary of an ended session as an activity; a refusal is logged and kept
-        on the session (``state.actions``), never lost silently."""
-        lines = [f"{title}: {state.outcome}"]
-        lines.extend(f"{name}: {_shown(value)}" for name, value in state.answers.items())
-        try:
-            self(state, "\n".join(lines), state.mode)
-        except CarusoError as exc:
-            log.warning("session %s: the activity was not recorded: %s", state.id, exc)
-            state.actions.append([state.step, "activity", str(exc)])
 
     def _put(self, values: dict[str, Any], name: str, value: Any) -> None:
         attribute = self._attributes.get(name)
@@ -129,6 +120,59 @@ class ActivityRecorder:
         if isinstance(value, str) and attribute.type == "string":
             value = value[: attribute.length or 255]
         values[name] = value
+
+
+_CHANNEL_OF_MODE = {"agent": "voice", "ivr": "voice", "self-service": "web"}
+
+
+class SessionRecorder:
+    """Where sessions land: the ``history`` service, and the model's activity object when
+    the application has one (either may be missing). Built once per start of the scripts
+    service (``SessionRecorder.for_application``)."""
+
+    def __init__(self, history: Any, activity: ActivityRecorder | None):
+        self.history = history
+        self.activity = activity
+
+    @classmethod
+    def for_application(cls, manager: Any, bom: Any, settings: ActivitySettings,
+                        clock: Clock) -> SessionRecorder | None:
+        """A recorder, or None when there is neither a history service nor an activity object."""
+        history = manager.get("history") if manager is not None and "history" in manager else None
+        activity = ActivityRecorder.for_model(bom, settings, clock) if bom is not None else None
+        if history is None and activity is None:
+            return None
+        return cls(history, activity)
+
+    def __call__(self, state: SessionState, text: str, kind: str, subject: str | None = None) -> bool:
+        """Record ``text`` on the session's customer; False when the session has none.
+
+        Raises:
+            CarusoError: the history or the model refused it.
+        """
+        customer = state.context.get("customer_id")
+        if customer is None:
+            return False
+        if self.history is not None:
+            self.history.record(
+                channel=state.context.get("channel") or _CHANNEL_OF_MODE.get(state.mode, state.mode),
+                direction="inbound", customer=customer, agent=state.context.get("agent"),
+                interaction=state.context.get("interaction"), subject=subject or state.script, summary=text,
+                data={"kind": kind, "session": state.id, "script": state.script})
+        if self.activity is not None:
+            self.activity(state, text, kind)
+        return True
+
+    def record_completion(self, state: SessionState, title: str) -> None:
+        """The summary of an ended session; a refusal is logged and kept on the session
+        (``state.actions``), never lost silently."""
+        lines = [f"{title}: {state.outcome}"]
+        lines.extend(f"{name}: {_shown(value)}" for name, value in state.answers.items())
+        try:
+            self(state, "\n".join(lines), state.mode, subject=title)
+        except CarusoError as exc:
+            log.warning("session %s: the activity was not recorded: %s", state.id, exc)
+            state.actions.append([state.step, "activity", str(exc)])
 
 
 def _shown(value: Any) -> str:

@@ -44,7 +44,7 @@ from caruso.errors import (
 from caruso.plugins import contributed_paths
 from caruso.services.base import DOWN, Health, Service
 from caruso.services.scripts.actions import BUILTIN_ACTIONS, ActionDefinition, check_arguments
-from caruso.services.scripts.activity import ActivityRecorder, ActivitySettings
+from caruso.services.scripts.activity import ActivitySettings, SessionRecorder
 from caruso.services.scripts.interpreter import DEFAULT_MAX_SILENT_STEPS, Interpreter, LiveSession
 from caruso.services.scripts.model import Binding, Script
 from caruso.services.scripts.state import ACTIVE, ENDED, FAILED
@@ -95,7 +95,7 @@ class ScriptsService(Service):
     def __init__(self) -> None:
         self.interpreters: dict[str, Interpreter] = {}
         self.store: SessionStore | None = None
-        self._recorder: ActivityRecorder | None = None
+        self._recorder: SessionRecorder | None = None
         self._cache: OrderedDict[str, tuple[int, LiveSession]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -120,7 +120,7 @@ class ScriptsService(Service):
         problems = [p for script in scripts.values() for p in check_arguments(script, actions)]
         if problems:
             raise ScriptDefinitionError(problems)
-        self._recorder = ActivityRecorder.for_model(bom, settings.activity, clock)
+        self._recorder = SessionRecorder.for_application(manager, bom, settings.activity, clock)
         loader = _ObjectLoader(bom)
         self.interpreters = {
             script_id: Interpreter(

@@ -483,10 +483,6 @@ class EmailChannel(ChannelService):
             self.worker.wake()
         return message_id
 
-    def send(self, *, to: str, subject: str, body: str) -> str:
-        """The scripts' ``email`` action contract (docs/actions.md)."""
-        return self.send_mail([to], subject, body)
-
     def reply(self, interaction: str, text: str, *, agent: str | None = None, html: str | None = None) -> str:
         """Answer the last message the customer sent on ``interaction``; the reply's Message-ID."""
         self._running()
