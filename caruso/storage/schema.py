@@ -198,11 +198,29 @@ def _migration_context(connection: Connection, metadatas: list[sa.MetaData]) -> 
         connection,
         opts={
             "target_metadata": metadatas,
-            "compare_type": True,
+            "compare_type": _compare_type,
             "include_name": include_name,
             "include_object": include_object,
         },
     )
+
+
+def _compare_type(context, inspected_column, metadata_column, inspected_type, metadata_type) -> bool | None:
+    """Alembic's type comparison, except that a double-precision float is one type whatever
+    its spelling: MariaDB reads ``FLOAT(53)`` back as ``DOUBLE``, which is no change to refuse
+    (the event log's ``at`` would otherwise stop a MariaDB application at its second start)."""
+    if _is_double(inspected_type) and _is_double(metadata_type):
+        return False
+    return None  # Alembic decides
+
+
+def _is_double(type_: sa.types.TypeEngine) -> bool:
+    if not isinstance(type_, sa.Float):
+        return False
+    if isinstance(type_, sa.Double):
+        return True
+    precision = getattr(type_, "precision", None)
+    return precision is not None and precision >= 25
 
 
 def _flatten(container) -> list[ops.MigrateOperation]:

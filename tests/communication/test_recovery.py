@@ -121,3 +121,19 @@ def test_the_event_log_is_the_same_on_every_backend(tmp_path, database_url):
         assert len(server.event_log.read()) == count
     finally:
         app.stop()
+
+
+def test_a_restart_on_every_backend_finds_the_log_as_it_left_it(tmp_path, database_url):
+    """The second start on the same database sees no schema change (MariaDB reads FLOAT(53) back as DOUBLE)
+    and puts the waiting call back in its queue."""
+    first = _app(tmp_path / "app", database_url).start()
+    try:
+        waiting = first.services.get("communication").offer("voice", queue="billing", external="call-1").id
+    finally:
+        first.stop()
+    second = _app(tmp_path / "app2", database_url).start()
+    try:
+        assert [waiting] == [view.id for view in second.services.get("communication").waiting("billing")]
+        assert () == second.services.get("storage").status().changes
+    finally:
+        second.stop()
