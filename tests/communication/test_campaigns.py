@@ -434,7 +434,7 @@ def test_check_campaigns_reports_rates_retries_and_numbers():
         (("campaigns", 0, "pacing"), "pacing is 1 line per free agent or more, not 0.5"),
         (("campaigns", 0, "numbers"),
          "'12' is not a phone number (write it in E.164, like +31201234567, or set country for national numbers)"),
-        (("campaigns", 1), "campaign 'b' has no call list: give a segment or numbers"),
+        (("campaigns", 1), "campaign 'b' has no call list: give a segment, numbers or a call_list service"),
     ] == found
 
 

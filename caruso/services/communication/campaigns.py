@@ -135,6 +135,8 @@ class CampaignSettings:
         mode: ``preview``, ``progressive`` or ``predictive``.
         segment: the call list from the business objects.
         numbers: an explicit call list (before the segment's numbers).
+        call_list: a service whose ``call_list(campaign)`` gives more of the list, as
+            ``(number, customer key, data)`` rows (the marketing plugin's saved segments).
         script: the dialogue script the agent runs on its calls.
         max_attempts: dials per number at most.
         retry: result (``no-answer``, ``busy``, ``voicemail``, ``failed``, ``abandoned``,
@@ -166,6 +168,7 @@ class CampaignSettings:
     mode: Literal["preview", "progressive", "predictive"] = "progressive"
     segment: SegmentSettings | None = None
     numbers: tuple[str, ...] = ()
+    call_list: str | None = None
     script: str | None = None
     max_attempts: int = 3
     retry: dict[str, float] = attrs.field(factory=lambda: dict(DEFAULT_RETRY))
@@ -262,8 +265,8 @@ def check_campaigns(campaigns: Iterable[CampaignSettings], queues: Iterable[str]
             yield (*base, "mode"), f"unknown mode {campaign.mode!r}{_suggest(campaign.mode, MODES)}"
         if campaign.script is not None and scripts is not None and campaign.script not in scripts:
             yield (*base, "script"), f"no dialogue script {campaign.script!r}{_suggest(campaign.script, scripts)}"
-        if not campaign.numbers and campaign.segment is None:
-            yield base, f"campaign {campaign.name!r} has no call list: give a segment or numbers"
+        if not campaign.numbers and campaign.segment is None and campaign.call_list is None:
+            yield base, f"campaign {campaign.name!r} has no call list: give a segment, numbers or a call_list service"
         if campaign.max_attempts < 1:
             yield (*base, "max_attempts"), f"max_attempts is 1 or more, not {campaign.max_attempts}"
         codes = set(campaign.result_codes) | set(campaign.do_not_call_codes)
@@ -634,6 +637,8 @@ class CampaignManager:
         entries: list[tuple[str, Any, dict]] = [(number, None, {}) for number in settings.numbers]
         if settings.segment is not None:
             entries += self._segment(settings)
+        if settings.call_list is not None:
+            entries += self._call_list(settings)
         known = run.records
         listed: dict[str, _Record] = {}
         for raw, customer, data in entries:
@@ -696,6 +701,20 @@ class CampaignManager:
                 key = identity[0] if identity and len(identity) == 1 else identity
                 found.append((str(number), key, row.to_dict()))
         return found
+
+    def _call_list(self, settings: CampaignSettings) -> list[tuple[str, Any, dict]]:
+        """The rows the ``call_list`` service gives for this campaign."""
+        manager = self.server.context.manager
+        if settings.call_list not in manager:
+            raise UnknownName("service", settings.call_list, [])
+        try:
+            rows = manager.get(settings.call_list).call_list(settings.name)
+        except CarusoError:
+            raise
+        except Exception as exc:  # the service's own fault: the campaign waits, it does not crash the server
+            raise CommunicationError(f"campaign {settings.name!r}: the call list of service"
+                                     f" {settings.call_list!r} failed: {type(exc).__name__}: {exc}") from exc
+        return [(str(number), customer, dict(data or {})) for number, customer, data in rows]
 
     def _next_record(self, run: _Run) -> _Record | None:
         """The next record to dial now: a retry that is due first, then the list in order.
