@@ -36,3 +36,15 @@ def register_services(app):
 
     return [ServiceDefinition("service-desk", ServiceDesk, requires=("bom", "clock", "rules")),
             ServiceDefinition("knowledge", KnowledgeBase, requires=("bom", "service-desk"))]
+
+
+@hookimpl
+def register_report_sources(app):
+    from caruso_service.reports import ServiceRequests
+
+    return [ServiceRequests]
+
+
+@hookimpl
+def register_reports(app):
+    return [HERE / "reports"]

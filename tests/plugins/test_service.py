@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from caruso.errors import DependencyError, ValidationError
@@ -15,7 +17,7 @@ name = "Service"
 enabled = ["customers", "rules", "service"]
 
 [storage]
-url = "sqlite:///{db}"
+url = "{url}"
 
 [services.clock]
 implementation = "caruso.clock:ManualClock"
@@ -55,9 +57,9 @@ def desk(tmp_path):
     """A factory: ``desk(second_queue="supervisors")`` -> (app, service desk, rules, clock), started."""
     started = []
 
-    def make(second_queue: str = "supervisors"):
-        app = make_app(tmp_path / f"app{len(started)}",
-                       DESCRIPTOR.format(db=tmp_path / f"crm{len(started)}.db", second_queue=second_queue))
+    def make(second_queue: str = "supervisors", url: str | None = None):
+        url = url or f"sqlite:///{tmp_path / f'crm{len(started)}.db'}"
+        app = make_app(tmp_path / f"app{len(started)}", DESCRIPTOR.format(url=url, second_queue=second_queue))
         app.start()
         started.append(app)
         app.services.get("storage").upgrade()
@@ -158,10 +160,27 @@ def test_a_question_the_faq_cannot_answer_becomes_a_request_and_its_answer_is_pu
 
 def test_the_service_plugin_without_the_rules_plugin_is_refused(tmp_path):
     """Its SLA timers are a rule: enabled alone, the application names the missing service."""
-    descriptor = DESCRIPTOR.format(db=tmp_path / "crm.db", second_queue="supervisors")
+    descriptor = DESCRIPTOR.format(url=f"sqlite:///{tmp_path / 'crm.db'}", second_queue="supervisors")
     descriptor = descriptor.replace('"customers", "rules", "service"', '"customers", "service"')
     descriptor = descriptor.replace("[services.rules.settings]\ndue_every = 0\n", "")
     app = make_app(tmp_path / "app", descriptor)
     with pytest.raises(DependencyError) as caught:
         app.start()
     assert "rules" in str(caught.value)
+
+
+def test_the_service_sla_report_counts_requests_by_category_on_every_backend(desk, database_url):
+    """Hand-computed: billing 2 opened (1 solved at once, 1 escalated), technical 1 open; one day."""
+    app, service_desk, rules, clock = desk(url=database_url)
+    day = clock.now()
+    quick = service_desk.open("Wrong address on the bill", category="billing")
+    service_desk.open("Bill too high", category="billing", kind="complaint")
+    service_desk.open("No power", category="technical")
+    service_desk.resolve(quick, "corrected")
+    clock.advance(181)
+    rules.run_due()  # both open ones escalate
+    start = day.replace(hour=0, minute=0, second=0, microsecond=0)
+    result = app.services.get("reports").run("service-sla", start, start + dt.timedelta(days=1), "day")
+    assert [(("billing",), 2, 1, 1, 1, 0.5), (("technical",), 1, 0, 1, 0, 0.0)] == [
+        (row.dimensions, *(row.values[m] for m in ("opened", "resolved", "escalated", "handled_at_once",
+                                                   "front_office_rate"))) for row in result.rows]

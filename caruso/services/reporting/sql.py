@@ -13,6 +13,11 @@ PostgreSQL and MariaDB disagree, a construct here is compiled per dialect:
 - ``smaller(a, b)`` / ``larger(a, b)``: ``min(a, b)`` in SQLite, ``LEAST`` in the
   others; written as ``CASE`` so NULL handling is the same everywhere.
 - ``floor_div(x, width)``: the interval an epoch time falls in, as an integer.
+- ``epoch_seconds(column)``: a ``UTCDateTime`` column (a business object's
+  datetime) as seconds since 1970 UTC, so a plugin's source can place its facts in
+  intervals like the event log's: ``EXTRACT(EPOCH ...)`` in PostgreSQL, the Julian
+  day in SQLite (which keeps the UTC time as text), ``TIMESTAMPDIFF`` in MariaDB
+  (whose ``UNIX_TIMESTAMP`` would read the value in the session's time zone).
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 
-__all__ = ["floor_div", "json_text", "larger", "smaller"]
+__all__ = ["epoch_seconds", "floor_div", "json_text", "larger", "smaller"]
 
 
 class json_text(FunctionElement):
@@ -90,3 +95,31 @@ def _floor_div_default(element: floor_div, compiler: Any, **kw: Any) -> str:
 def _floor_div_sqlite(element: floor_div, compiler: Any, **kw: Any) -> str:
     value, width = list(element.clauses)
     return compiler.process(sa.cast(value / width, sa.BigInteger), **kw)
+
+
+class epoch_seconds(FunctionElement):
+    """``epoch_seconds(column)``: a UTC datetime column as seconds since 1970-01-01 UTC (a float)."""
+
+    type = sa.Float()
+    inherit_cache = True
+    name = "epoch_seconds"
+
+
+@compiles(epoch_seconds)
+def _epoch_seconds_sqlite(element: epoch_seconds, compiler: Any, **kw: Any) -> str:
+    (value,) = list(element.clauses)
+    return compiler.process((sa.func.julianday(value) - 2440587.5) * 86400.0, **kw)
+
+
+@compiles(epoch_seconds, "postgresql")
+def _epoch_seconds_postgresql(element: epoch_seconds, compiler: Any, **kw: Any) -> str:
+    (value,) = list(element.clauses)
+    return compiler.process(sa.cast(sa.extract("epoch", value), sa.Float), **kw)
+
+
+@compiles(epoch_seconds, "mysql")
+@compiles(epoch_seconds, "mariadb")
+def _epoch_seconds_mysql(element: epoch_seconds, compiler: Any, **kw: Any) -> str:
+    (value,) = list(element.clauses)
+    micro = sa.func.timestampdiff(sa.literal_column("MICROSECOND"), sa.literal("1970-01-01 00:00:00"), value)
+    return compiler.process(micro / 1000000.0, **kw)
