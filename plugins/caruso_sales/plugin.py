@@ -18,3 +18,15 @@ def register_services(app):
     from caruso_sales.service import SalesService
 
     return [ServiceDefinition("sales", SalesService, requires=("bom", "clock"))]
+
+
+@hookimpl
+def register_report_sources(app):
+    from caruso_sales.reports import Pipeline
+
+    return [Pipeline]
+
+
+@hookimpl
+def register_reports(app):
+    return [Path(__file__).parent / "reports"]

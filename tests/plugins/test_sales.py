@@ -206,3 +206,19 @@ def test_the_forecast_weighs_value_by_stage_probability_per_stage_owner_and_mont
     ] == service.forecast(("month", "owner"))
     assert [{"outcome": "open", "count": 2, "value": Decimal("100000.00"), "weighted": Decimal("42000.00")}] == \
         service.forecast(("outcome",), end=dt.date(2027, 3, 31))
+
+
+def test_the_pipeline_report_counts_opportunities_and_value_by_stage_on_every_backend(sales, database_url):
+    """Hand-computed: two at initiation worth 30,000, one won worth 5,000, one lost; win rate 1 / 2."""
+    app, service, _bom = sales(9, url=database_url)
+    lead = service.capture_lead("Ria", company="Windpark BV", source="web")
+    for name, value, stage in (("a", 10000, None), ("b", "20000.50", None), ("c", 5000, "won"), ("d", 700, "lost")):
+        key = service.convert(lead, opportunity=name, value=value)
+        if stage:
+            service.move(key, stage, reason="price" if stage == "lost" else None)
+    now = app.services.get("clock").now()
+    result = app.services.get("reports").run("sales-pipeline", now - dt.timedelta(days=1), now + dt.timedelta(days=1),
+                                             "total")
+    assert [(("initiation",), 2, 30000.5, 0), (("lost",), 1, 700.0, 0), (("won",), 1, 5000.0, 1)] == [
+        (row.dimensions, row.values["opportunities"], row.values["value"], row.values["won"]) for row in result.rows]
+    assert (4, 35700.5, 0.5) == (result.totals["opportunities"], result.totals["value"], result.totals["win_rate"])
