@@ -30,3 +30,8 @@ def register_report_sources(app):
 @hookimpl
 def register_reports(app):
     return [Path(__file__).parent / "reports"]
+
+
+@hookimpl
+def register_scripts(app):
+    return [Path(__file__).parent / "scripts"]

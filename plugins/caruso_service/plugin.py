@@ -48,3 +48,8 @@ def register_report_sources(app):
 @hookimpl
 def register_reports(app):
     return [HERE / "reports"]
+
+
+@hookimpl
+def register_scripts(app):
+    return [HERE / "scripts"]

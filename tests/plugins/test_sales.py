@@ -222,3 +222,17 @@ def test_the_pipeline_report_counts_opportunities_and_value_by_stage_on_every_ba
     assert [(("initiation",), 2, 30000.5, 0), (("lost",), 1, 700.0, 0), (("won",), 1, 5000.0, 1)] == [
         (row.dimensions, row.values["opportunities"], row.values["value"], row.values["won"]) for row in result.rows]
     assert (4, 35700.5, 0.5) == (result.totals["opportunities"], result.totals["value"], result.totals["win_rate"])
+
+
+def test_the_capture_a_lead_script_records_a_scored_lead(sales):
+    """The plugin's dialogue script, run by an agent: the answers become a lead, scored as a call."""
+    app, _service, bom = sales(9)
+    scripts = app.services.get("scripts")
+    view = scripts.start_session("capture-a-lead", mode="agent")
+    for answer in ("Ria", "Windpark BV", "ria@windpark.example", "maintenance contracts"):
+        view = scripts.answer(view.session_id, answer)
+    assert "Thank you, Ria. A colleague will contact you." == view.prompt
+    with bom.session() as session:
+        [lead] = session.scalars(bom.model.Lead.select()).all()
+        assert ("Ria", "Windpark BV", "call", 25, "cold") == (lead.name, lead.company, lead.source, lead.score,
+                                                              lead.rating)

@@ -184,3 +184,17 @@ def test_the_service_sla_report_counts_requests_by_category_on_every_backend(des
     assert [(("billing",), 2, 1, 1, 1, 0.5), (("technical",), 1, 0, 1, 0, 0.0)] == [
         (row.dimensions, *(row.values[m] for m in ("opened", "resolved", "escalated", "handled_at_once",
                                                    "front_office_rate"))) for row in result.rows]
+
+
+def test_the_report_a_problem_script_opens_a_request_in_self_service(desk):
+    """The plugin's dialogue script: a customer's answers become a request with the front office's deadline."""
+    app, _service_desk, rules, clock = desk()
+    scripts = app.services.get("scripts")
+    view = scripts.start_session("report-a-problem", mode="self-service", context={"channel": "web"})
+    scripts.answer(view.session_id, "technical")
+    scripts.answer(view.session_id, "The heating makes a noise")
+    ended = scripts.answer(view.session_id, False)
+    assert "Thank you. Your request number is SR-1; we will come back to you." == ended.prompt
+    assert ("open", 0, None) == request_state(app, 1)
+    clock.advance(181)
+    assert 1 == rules.run_due()

@@ -33,6 +33,18 @@ class Mailer:
         self.sent.append((to, subject, text, customer))
 
 
+class Texter:
+    """A stand-in SMS channel that keeps what it was asked to send and refuses what is no number."""
+
+    def __init__(self):
+        self.sent = []
+
+    def send_sms(self, to, text, *, customer=None, interaction=None):
+        if not to.startswith("+"):
+            raise ValueError(f"{to!r} is not a phone number")
+        self.sent.append((to, text, customer))
+
+
 @attrs.frozen
 class Balance:
     amount: int
@@ -54,6 +66,7 @@ def services():
     """A real service manager with an e-mail channel and a billing wrapper, started."""
     manager = ServiceManager()
     manager.register("email", Mailer())
+    manager.register("sms", Texter())
     manager.register("billing", Billing())
     manager.start_all()
     yield manager
@@ -119,6 +132,15 @@ def test_email_goes_through_the_email_service(services):
     """email calls send_mail() of the service registered as "email", with the session's customer."""
     run("email", context(services), to="ada@example.com", subject="Moving", body="Confirmed.")
     assert [(["ada@example.com"], "Moving", "Confirmed.", None)] == services.get("email").sent
+
+
+def test_sms_goes_through_the_sms_service_and_a_bad_number_fails_the_action(services):
+    """sms calls send_sms() of the service registered as "sms"; the channel's refusal becomes a ScriptError."""
+    run("sms", context(services), to="+31612345678", text="Your technician comes at 10:00.")
+    assert [("+31612345678", "Your technician comes at 10:00.", None)] == services.get("sms").sent
+    with pytest.raises(ScriptError) as caught:
+        run("sms", context(services), to="0612", text="x")
+    assert "sms: '0612' is not a phone number" in str(caught.value)
 
 
 def test_email_without_an_email_service_names_it():

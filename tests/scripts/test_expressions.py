@@ -241,6 +241,12 @@ def test_unknown_globals_are_merely_undefined():
         value("cycler(1, 2)")
 
 
+def test_an_undefined_name_inside_a_dict_or_list_is_none_as_it_is_alone():
+    """``{'customer': context.customer_id}`` without a customer gives None inside, not jinja2's Undefined."""
+    assert ({"customer": None, "nested": [None, 1]}, (None,)) == (
+        value("{'customer': context.customer_id, 'nested': [nothing, 1]}", {"context": {}}), value("(nothing,)"))
+
+
 def test_the_namespace_cannot_be_changed():
     """Mappings in the namespace are read-only to expressions."""
     names = namespace()

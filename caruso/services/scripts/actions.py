@@ -307,6 +307,26 @@ def send_email(context: ActionContext, to: str, subject: str, body: str) -> None
     channel.send_mail([to], subject, body, customer=session.get("customer_id"), interaction=session.get("interaction"))
 
 
+def send_sms(context: ActionContext, to: str, text: str) -> None:
+    """Send an SMS through the ``sms`` service (the SMS channel): ``send_sms(to, text, customer=,
+    interaction=)``, so it lands in the session's customer's history."""
+    try:
+        channel = context.services.get("sms") if context.services is not None else None
+    except ServiceNotFound:
+        channel = None
+    if channel is None:
+        raise ScriptError(
+            "no 'sms' service is registered: enable the SMS channel plugin,"
+            " or give this action an on-error step to continue without it"
+        )
+    session = context.state.context
+    try:
+        channel.send_sms(_required_text(to, "to"), _required_text(text, "text"), customer=session.get("customer_id"),
+                         interaction=session.get("interaction"))
+    except ValueError as exc:  # not a phone number, an empty or too long text
+        raise ScriptError(f"sms: {exc}") from None
+
+
 def transfer(context: ActionContext, queue: str, reason: str | None = None) -> None:
     """Ask the communication server to transfer the contact to ``queue``."""
     context.request("transfer", queue=_required_text(queue, "queue"), reason=reason)
@@ -351,6 +371,7 @@ BUILTIN_ACTIONS: tuple[ActionDefinition, ...] = (
                                             Parameter("into", required=False)),
                      "call a method of a registered service (a legacy wrapper)"),
     ActionDefinition("email", send_email, ("to", "subject", "body"), "send an e-mail through the email service"),
+    ActionDefinition("sms", send_sms, ("to", "text"), "send an SMS through the sms service"),
     ActionDefinition("transfer", transfer, ("queue", Parameter("reason", required=False)),
                      "ask the communication server to transfer the contact to a queue"),
     ActionDefinition("escalate", escalate, ("queue", Parameter("reason", required=False),

@@ -250,6 +250,8 @@ class ExpressionEngine:
                     return None
                 if type(result) is Function:
                     raise Denied(f"{result.name} is a function: call it, e.g. {result.name}(...)")
+                if isinstance(result, (dict, list, tuple)):
+                    return _defined(result)
                 return result
             except Denied as exc:
                 raise SandboxViolation(str(exc), source=source, where=where) from None
@@ -264,6 +266,18 @@ class ExpressionEngine:
                 raise ExpressionError(_runtime_message(exc), source=source, where=where) from exc
 
         return evaluate
+
+
+def _defined(value: Any) -> Any:
+    """``value`` with every undefined name inside it as None: ``{'customer': context.customer_id}``
+    gives ``{'customer': None}`` when the session has no customer, as the name alone would."""
+    if isinstance(value, Undefined):
+        return None
+    if isinstance(value, dict):
+        return {key: _defined(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_defined(item) for item in value)
+    return value
 
 
 def _check_arguments(source: str, kind: str) -> None:
