@@ -21,3 +21,15 @@ def register_services(app):
     section = app.config.services.get("communication") if app is not None else None
     server = () if section is not None and not section.enabled else ("communication",)
     return [ServiceDefinition("marketing", MarketingService, requires=("bom", "clock", *server))]
+
+
+@hookimpl
+def register_report_sources(app):
+    from caruso_marketing.reports import CampaignResponses
+
+    return [CampaignResponses]
+
+
+@hookimpl
+def register_reports(app):
+    return [Path(__file__).parent / "reports"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from caruso.errors import ValidationError
@@ -131,3 +133,9 @@ def test_a_call_campaign_dials_the_segment_and_each_result_code_is_a_response(ma
     assert ["+31201000001", "+31201000002"] == dialed  # Daan has no number
     assert {"interested": 1, "not-interested": 1} == service.results("green-tariff")
     assert "finished" == server.campaigns.progress("green-tariff").state
+    now = app.services.get("clock").now()
+    report = app.services.get("reports").run("campaign-responses", now - dt.timedelta(hours=1),
+                                             now + dt.timedelta(hours=1))
+    assert [(("green-tariff", "interested"), 1, 1, 1), (("green-tariff", "not-interested"), 1, 1, 0)] == [
+        (row.dimensions, row.values["responses"], row.values["reached"], row.values["positive"]) for row in report.rows]
+    assert 0.5 == report.totals["positive_rate"]
