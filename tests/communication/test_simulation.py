@@ -73,6 +73,18 @@ def test_patience_makes_callers_abandon():
     assert total.offered == total.answered + total.abandoned
 
 
+def test_a_simulated_day_ends_with_every_agent_logged_out(tmp_path):
+    """The log a simulation leaves (for reports and the monitor) has nobody still logged in at its end."""
+    from caruso.services.communication.events import EventLog
+    from caruso.storage.manager import Storage
+
+    url = f"sqlite:///{tmp_path / 'events.db'}"
+    Simulator(single_queue_settings(agents=3, calls_per_hour=30, handle_time=120), database=url, seed=2).run(1)
+    log = EventLog(Storage(url))
+    log.open(create=False)
+    assert {f"agent-{n:04d}": "logged-out" for n in (1, 2, 3)} == log.last_agent_states()
+
+
 def test_simulate_command_prints_kpis_and_the_prediction():
     """`caruso simulate --agents --rate --aht` prints the KPI table with the Erlang C column."""
     result = run_cli("simulate", "--agents", "8", "--rate", "100", "--aht", "180", "--hours", "5", "--seed", "1")

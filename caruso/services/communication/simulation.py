@@ -276,6 +276,8 @@ class Simulator:
         finally:
             for subscription in subscriptions:
                 subscription.close()
+        for agent in settings.agents:  # the day is over: a log the reports and the monitor read ends with nobody in
+            server.logout(agent.name, force=True)
         server.event_log.flush()
         wall = time.perf_counter() - started
         agents = len(settings.agents)
