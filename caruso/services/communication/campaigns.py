@@ -18,7 +18,7 @@ restart neither forgets a do-not-call entry nor dials a number more often than
 
 The manager is driven by the server, never by a thread of its own: a dial listener
 records each result, an event subscriber notices agents coming free and calls
-ending, and timers (``server._at``) wake it for retries and for calling hours. All
+ending, and timers (``server.call_at``) wake it for retries and for calling hours. All
 of that happens under the server's lock; dialing itself is deferred to the end of
 the server operation that made it possible (the server's outbox), so the server
 is consistent when the telephony connector - which may answer at once, as the
@@ -451,7 +451,7 @@ class CampaignManager:
         self._replay()
         server.dial_listeners.append(self._dial_result)
         self._subscription = server.subscribe(self._event)
-        server._at(server.now(), self._after_restart)
+        server.call_at(server.now(), self._after_restart)
 
     # --- the API --------------------------------------------------------------------
 
@@ -888,7 +888,7 @@ class CampaignManager:
             return None
         interaction = self.server.interactions.get(view.id)
         if interaction is not None and interaction.state == "dialing":
-            self.server._at(self.server.now() + settings.ring_timeout + _OVERDUE, self._overdue, view.id)
+            self.server.call_at(self.server.now() + settings.ring_timeout + _OVERDUE, self._overdue, view.id)
         return view
 
     def _overdue(self, interaction_id: str) -> None:
@@ -904,7 +904,7 @@ class CampaignManager:
         if run.wake is not None:
             run.wake.cancel()
         run.wake_at = when
-        run.wake = self.server._at(max(when, self.server.now()), self._woken, run)
+        run.wake = self.server.call_at(max(when, self.server.now()), self._woken, run)
 
     def _woken(self, run: _Run) -> None:
         run.wake_at = None
@@ -941,7 +941,7 @@ class CampaignManager:
         self._count_attempt(run, record, result)
         self._write_attempt(run, record, result, interaction=interaction.id, agent=interaction.agent)
         if result == "answered" and interaction.agent is None:
-            self.server._at(self.server.now() + run.settings.abandon_after, self._abandon_check, interaction.id)
+            self.server.call_at(self.server.now() + run.settings.abandon_after, self._abandon_check, interaction.id)
 
     def _abandon_check(self, interaction_id: str) -> None:
         """An answered predictive call no agent took in time: the dialer hangs up."""

@@ -297,8 +297,10 @@ class CommunicationServer(Service):
         finally:
             subscription.close()
 
-    def _at(self, when: float, callback: Callable[..., None], *args: Any) -> Any:
-        """A server timer: its callback runs as one operation, like an API call."""
+    def call_at(self, when: float, callback: Callable[..., None], *args: Any) -> Any:
+        """Run ``callback(*args)`` at ``when`` (``now()`` seconds) on the server's clock, as one
+        server operation (under its lock, like an API call): for components that watch the
+        server - the monitor's alert rules, campaigns. Returns the timer (``cancel()``)."""
         return self.scheduler.at(when, self._timed, callback, args)
 
     def _timed(self, callback: Callable[..., None], args: tuple) -> None:
@@ -491,9 +493,9 @@ class CommunicationServer(Service):
         self._emit("queued", interaction, data=data)
         timers = interaction.timers
         for index, (after, _level, _move) in enumerate(queue.schedule):
-            timers.append(self._at(now + after, self._step, interaction, queue, index))
+            timers.append(self.call_at(now + after, self._step, interaction, queue, index))
         if settings.max_wait is not None:
-            timers.append(self._at(now + settings.max_wait, self._max_wait, interaction, queue))
+            timers.append(self.call_at(now + settings.max_wait, self._max_wait, interaction, queue))
         if not self._route(interaction):  # nobody free: it waits for an agent in the target's heap
             target.push_contact(interaction)
 
@@ -587,7 +589,7 @@ class CommunicationServer(Service):
             strategy.routed(agent)
             self._emit("routed", interaction, agent=agent.name, data={"strategy": strategy.name})
             self._later(interaction.channel, "ring", interaction, agent)
-        interaction.timers.append(self._at(now + self.config.offer_timeout, self._offer_expired,
+        interaction.timers.append(self.call_at(now + self.config.offer_timeout, self._offer_expired,
                                                     interaction, interaction.stamp))
 
     def _offer_expired(self, interaction: Interaction, stamp: int) -> None:
@@ -893,7 +895,7 @@ class CommunicationServer(Service):
         if wrapup <= 0:
             self._complete(interaction, agent, interaction.code, None)
         else:
-            interaction.timers.append(self._at(now + wrapup, self._wrapup_over, interaction))
+            interaction.timers.append(self.call_at(now + wrapup, self._wrapup_over, interaction))
 
     def _wrapup_over(self, interaction: Interaction) -> None:
         if interaction.state == WRAPUP:

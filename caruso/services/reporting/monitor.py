@@ -261,7 +261,7 @@ class MonitorService(Service):
         return [a for _, a in raised], [a for _, a in cleared]
 
     def _schedule(self) -> None:
-        self._timer = self.server._at(self.server.now() + self.config.evaluate_every, self._tick)
+        self._timer = self.server.call_at(self.server.now() + self.config.evaluate_every, self._tick)
 
     def _tick(self) -> None:
         try:
