@@ -21,7 +21,6 @@ Every response (``sent``, ``no-address``, a call's code, a reply recorded by
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from collections.abc import Iterable, Sequence
 from typing import Any

@@ -138,7 +138,7 @@ class SalesService(Service):
             ValidationError: the e-mail address or phone number is not one (with the reason),
                 or another value breaks the model; nothing is stored.
         """
-        from caruso.services.communication.campaigns import normalise_number
+        from caruso.services.communication.identify import normalise_number
 
         if phone:
             phone = normalise_number(phone, self.config.country) or phone  # what does not read is refused below

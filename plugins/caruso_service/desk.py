@@ -24,7 +24,6 @@ import logging
 from typing import Any
 
 import attrs
-import sqlalchemy as sa
 
 from caruso.errors import CarusoError, ServiceNotFound, UnknownName, ValidationError, Violation
 from caruso.services.base import Service

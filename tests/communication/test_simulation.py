@@ -7,8 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from caruso.services.communication.erlang import erlang_c
 from caruso.services.communication.simulation import Simulator, single_queue_settings
 from caruso.testing import run_cli

@@ -58,6 +58,7 @@ from caruso.errors import (
     UnknownName,
     did_you_mean,
 )
+from caruso.services.communication.identify import normalise_number
 
 __all__ = [
     "DIAL_RESULTS",
@@ -309,26 +310,6 @@ def check_campaigns(campaigns: Iterable[CampaignSettings], queues: Iterable[str]
                 hours.windows()
             except ValueError as exc:
                 yield (*base, "calling_hours"), str(exc)
-
-
-def normalise_number(number: str, country: str | None = None) -> str | None:
-    """``number`` in E.164 (``+31201234567``), or None when it is not a possible phone number.
-    A national number needs ``country``, the calling code (``31``)."""
-    import phonenumbers
-
-    text = str(number).strip()
-    if text.startswith("tel:"):
-        text = text[4:]
-    region = None
-    if not text.startswith("+") and country and country.isdigit():
-        region = phonenumbers.region_code_for_country_code(int(country))
-    try:
-        parsed = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(parsed):
-        return None
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
 def _suggest(name: str, names: Iterable[str]) -> str:

@@ -23,11 +23,30 @@ import sqlalchemy as sa
 
 from caruso.errors import CarusoError, ConfigError, UnknownName
 
-__all__ = ["CustomerIdentifier", "phone_forms"]
+__all__ = ["CustomerIdentifier", "normalise_number", "phone_forms"]
 
 log = logging.getLogger("caruso.communication.identify")
 
 PHONE_CHANNELS = frozenset({"voice", "sms", "callback", "voicemail"})
+
+
+def normalise_number(number: str, country: str | None = None) -> str | None:
+    """``number`` in E.164 (``+31201234567``), or None when it is not a possible phone number.
+    A national number needs ``country``, the calling code (``31``); a ``tel:`` URI is read too.
+    The one place numbers are normalised: identification, campaigns, the SMS channel, leads."""
+    text = str(number).strip()
+    if text.startswith("tel:"):
+        text = text[4:]
+    region = None
+    if not text.startswith("+") and country and str(country).isdigit():
+        region = phonenumbers.region_code_for_country_code(int(country))
+    try:
+        parsed = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
 def phone_forms(number: str, country: str | None = None) -> list[str]:

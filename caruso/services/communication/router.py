@@ -29,7 +29,6 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Iterator
-from typing import Any
 
 from caruso.services.communication.model import Agent, Interaction
 from caruso.services.communication.requirements import Requirement, parse_requirement

@@ -27,7 +27,6 @@ from typing import Any
 
 import attrs
 import orjson
-import phonenumbers
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -43,6 +42,7 @@ from caruso.errors import (
 from caruso.services.base import DEGRADED, DOWN, Health
 from caruso.services.channels.base import ChannelService, NewContactSettings
 from caruso.services.channels.flood import FloodGuard, FloodLimit
+from caruso.services.communication.identify import normalise_number
 from caruso.services.channels.history import customer_text
 from caruso.services.channels.retry import OutboxWorker, RetryPolicy
 from caruso.services.channels.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
@@ -90,16 +90,10 @@ class SmsSettings:
 
 def e164(number: str, country: str | None = None) -> str:
     """``number`` in E.164 (``+31612345678``); ``ValueError`` when it is no possible number."""
-    region = None
-    if country and str(country).isdigit():
-        region = phonenumbers.region_code_for_country_code(int(country))
-    try:
-        parsed = phonenumbers.parse(str(number), None if str(number).strip().startswith("+") else region)
-    except phonenumbers.NumberParseException as exc:
-        raise ValueError(f"{number!r} is not a phone number: {exc}") from None
-    if not phonenumbers.is_possible_number(parsed):
-        raise ValueError(f"{number!r} is not a possible phone number")
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    normal = normalise_number(number, country)
+    if normal is None:
+        raise ValueError(f"{number!r} is not a phone number")
+    return normal
 
 
 class SmsChannel(ChannelService):
