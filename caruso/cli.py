@@ -118,6 +118,8 @@ def run(folder: Path) -> None:
     try:
         with app:
             _print_services(app)
+            if "web" in app.services:
+                click.echo(f"Front office: {app.services.get('web').listen()}")
             click.echo(f"Caruso application {app.name!r} is running; press Ctrl-C to stop.")
             while not stop_requested.wait(0.5):
                 pass

@@ -48,6 +48,8 @@ with ``raise ... from exc`` so the cause stays visible in tracebacks.
         +-- ReportDefinitionError     report files are wrong; every problem, file:line, did-you-mean
         +-- ReportRequestError        a report cannot be made as asked: reversed or too long a period
     +-- RuleDefinitionError           rule files (the rules plugin) are wrong; every problem, file:line
+    +-- WebError                      the web front office refused a request or a user change
+        +-- ViewDefinitionError       view files are wrong; every problem, file:line
 
 Programmer mistakes (wrong argument types to the Python API) stay plain
 ``TypeError`` / ``ValueError``, as in click: these errors are for the people who
@@ -541,5 +543,23 @@ class RuleDefinitionError(_ProblemsError):
     """Rule files of the rules plugin are wrong: malformed, against ``rules.dtd``, or naming
     an unknown event, object, attribute or action. ``problems`` holds every one, each as
     file:line; ``caruso check`` prints the same list."""
+
+    exit_code = 1
+
+
+# --- the web front office (caruso.web) ---------------------------------------------
+
+
+class WebError(CarusoError):
+    """The web front office could not do what was asked: a user name taken, a password too
+    short, a port in use. Refused requests are answered with their HTTP status instead."""
+
+    exit_code = 1
+
+
+class ViewDefinitionError(_ProblemsError, WebError):
+    """View files are wrong: malformed, against ``views.dtd``, or naming an unknown business
+    object, attribute, collection or view. ``problems`` holds every one, each as file:line;
+    ``caruso check`` prints the same list."""
 
     exit_code = 1

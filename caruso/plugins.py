@@ -50,6 +50,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "caruso.services.channels.email.plugin",
     "caruso.services.channels.chat.plugin",
     "caruso.services.channels.sms.plugin",
+    "caruso.web.plugin",
 )
 
 trace_log = logging.getLogger("caruso.hooks")

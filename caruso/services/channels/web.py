@@ -25,9 +25,12 @@ log = logging.getLogger("caruso.channels.web")
 class ServerThread:
     """uvicorn serving ``app`` on ``host:port`` in a daemon thread, with its own event loop."""
 
-    def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 0, name: str = "caruso-web"):
+    def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 0, name: str = "caruso-web",
+                 **options: Any):
+        """``options`` go to ``uvicorn.Config`` (the front office passes its proxy settings)."""
         self.config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off",
-                                     ws="websockets-sansio", ws_max_size=1 << 20, timeout_graceful_shutdown=2)
+                                     ws="websockets-sansio", ws_max_size=1 << 20, timeout_graceful_shutdown=2,
+                                     **options)
         self.server = uvicorn.Server(self.config)
         self.loop: asyncio.AbstractEventLoop | None = None
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)

@@ -1,0 +1,55 @@
+"""Pages are jinja2 templates with autoescape on: a ``<script>`` in a customer's name is text.
+
+An application may override any template by putting one of the same name in its
+``templates/`` folder; the base template gives every page the menu its user may
+see and the CSRF token its forms need.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import jinja2
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+__all__ = ["MenuItem", "Templates"]
+
+
+@attrs.frozen
+class MenuItem:
+    """One entry of the menu: shown when the user's roles list its ``id`` in ``menus`` and
+    ``allowed`` (given the user's ``Permissions``) holds."""
+
+    id: str
+    label: str
+    url: str
+    allowed: Callable[[Any], bool] = lambda perms: perms.logged_in
+    order: int = 50
+
+
+class Templates:
+    """The jinja2 environment of the front office and the menu every page shows."""
+
+    def __init__(self, folders: Sequence[Path] = ()):
+        loaders: list[jinja2.BaseLoader] = [jinja2.FileSystemLoader([str(f) for f in folders if f.is_dir()])]
+        loaders.append(jinja2.PackageLoader("caruso.web", "templates"))
+        self.env = jinja2.Environment(loader=jinja2.ChoiceLoader(loaders), autoescape=True,
+                                      undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+        self.menu: list[MenuItem] = []
+
+    def add_menu(self, items: Sequence[MenuItem]) -> None:
+        self.menu = sorted([*self.menu, *items], key=lambda item: (item.order, item.label))
+
+    def render(self, request: Request, name: str, *, status: int = 200, **context: Any) -> HTMLResponse:
+        from caruso.web.guard import permissions, session_of
+
+        perms = permissions(request)
+        menu = [item for item in self.menu if perms.sees_menu(item.id) and item.allowed(perms)]
+        page = self.env.get_template(name).render(
+            request=request, perms=perms, user=perms.user, csrf=session_of(request).csrf,
+            menu=menu, path=request.url.path, **context)
+        return HTMLResponse(page, status_code=status)
