@@ -49,6 +49,7 @@ def web_app(tmp_path):
     """A started application with the customers plugin, an agent and an admin user."""
     app = make_app(tmp_path / "app", DESCRIPTOR.format(db=tmp_path / "crm.db"))
     app.start()
+    app.services.get("storage").upgrade()
     web = app.services.get("web")
     web.users.add("anna", "anna-password", roles=["agent"], agent="anna")
     web.users.add("root", "root-password", roles=["admin"])
