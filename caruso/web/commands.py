@@ -27,7 +27,7 @@ def _running_web(folder: Path) -> Iterator[Any]:
         yield app.services.get("web")
 
 
-@web.command("user")
+@web.command("adduser")
 @folder_argument
 @click.argument("name")
 @click.option("--role", "roles", multiple=True, required=True, help="A role from [services.web.settings.roles]; repeat for more.")
