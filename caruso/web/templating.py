@@ -49,6 +49,7 @@ class Templates:
 
         perms = permissions(request)
         menu = [item for item in self.menu if perms.sees_menu(item.id) and item.allowed(perms)]
+        context.setdefault("title", "Caruso")
         page = self.env.get_template(name).render(
             request=request, perms=perms, user=perms.user, csrf=session_of(request).csrf,
             menu=menu, path=request.url.path, **context)

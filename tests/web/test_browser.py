@@ -79,3 +79,29 @@ def test_an_agent_takes_a_call_sees_the_caller_and_wraps_up(desk, chromium):
         assert "completed" in [e.kind for e in server.event_log.read(after=0) if e.interaction == call.id]
     finally:
         page.close()
+
+
+def _log_in(page, url: str, name: str, password: str, path: str) -> None:
+    page.goto(f"{url}{path}")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{url}{path}")
+
+
+def test_the_supervisors_monitor_follows_an_agents_state_live(desk, chromium):
+    app, url = desk
+    app.services.get("web").users.add("sam", "sam-password", roles=["supervisor"])
+    server = app.services.get("communication")
+    page = chromium.new_page()
+    try:
+        _log_in(page, url, "sam", "sam-password", "/supervisor")
+        state = page.locator("#agents tr[data-agent='anna'] td.state")
+        assert "logged-out" == state.inner_text()
+        server.login("anna")  # no reload: the page hears it from the server
+        page.wait_for_selector("#agents tr[data-agent='anna'] td.state:text('ready')", timeout=10_000)
+        server.set_away("anna", "lunch")
+        page.wait_for_selector("#agents tr[data-agent='anna'] td.state:text('away')", timeout=10_000)
+        assert 403 == page.goto(f"{url}/desktop").status  # a supervisor takes no calls
+    finally:
+        page.close()
