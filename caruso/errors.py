@@ -49,7 +49,6 @@ with ``raise ... from exc`` so the cause stays visible in tracebacks.
         +-- ReportRequestError        a report cannot be made as asked: reversed or too long a period
     +-- RuleDefinitionError           rule files (the rules plugin) are wrong; every problem, file:line
     +-- WebError                      the web front office refused a request or a user change
-        +-- ViewDefinitionError       view files are wrong; every problem, file:line
 
 Programmer mistakes (wrong argument types to the Python API) stay plain
 ``TypeError`` / ``ValueError``, as in click: these errors are for the people who
@@ -556,10 +555,3 @@ class WebError(CarusoError):
 
     exit_code = 1
 
-
-class ViewDefinitionError(_ProblemsError, WebError):
-    """View files are wrong: malformed, against ``views.dtd``, or naming an unknown business
-    object, attribute, collection or view. ``problems`` holds every one, each as file:line;
-    ``caruso check`` prints the same list."""
-
-    exit_code = 1

@@ -68,7 +68,3 @@ def register_reports(app):
 def register_report_sources(app):
     """Return an iterable of ``caruso.services.reporting.source.ReportSource`` subclasses reports may name as ``source``."""
 
-
-@hookspec
-def register_views(app):
-    """Return an iterable of paths to view files or folders (XML, ``views.dtd``) this plugin contributes: views and menus of the web front office."""

@@ -78,7 +78,7 @@ def test_services_table(tmp_path):
     header, *rows = result.output.splitlines()
     assert header.split() == ["SERVICE", "STATE", "HEALTH", "PROVIDES", "IMPLEMENTATION", "VERSION", "PLUGIN"]
     assert ["clock", "storage", "bom", "scripts", "telephony", "communication", "reports", "monitor",
-            "history", "email", "chat", "sms"] == [row.split()[0] for row in rows]
+            "history", "email", "chat", "sms", "web"] == [row.split()[0] for row in rows]
     clock = rows[0]
     assert ["clock", "active"] == clock.split()[:2]  # no lifecycle methods: always active
     assert "caruso.clock.SystemClock" in clock and clock.endswith("caruso.clock")

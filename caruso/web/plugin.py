@@ -1,5 +1,5 @@
-"""The web front office as a built-in plugin: the ``web`` service, its ``caruso web``
-commands, and the view files' findings for ``caruso check``.
+"""The web front office as a built-in plugin: the ``web`` service and its ``caruso web``
+commands.
 
 Registered like every other component, so an application may replace the front
 office (``implementation`` in ``[services.web]``) or switch it off
@@ -29,13 +29,6 @@ def register_services(app):
     if _enabled(app, "chat") and _enabled(app, "communication"):
         requires.append("chat")
     return [ServiceDefinition("web", WebService, requires=tuple(requires))]
-
-
-@hookimpl
-def check_application(app):
-    from caruso.web.views import check_views
-
-    return check_views(app)
 
 
 @hookimpl

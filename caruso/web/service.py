@@ -40,7 +40,6 @@ class WebService(Service):
 
     def on_start(self) -> None:
         from caruso.web.app import build_app
-        from caruso.web.views import load_views
 
         settings = self.context.settings
         self.config = settings if isinstance(settings, WebSettings) else WebSettings(**(settings or {}))
@@ -56,7 +55,6 @@ class WebService(Service):
         self.sessions = SessionStore(secret, max_age=self.config.session_hours * 3600)
         self.throttle = LoginThrottle(attempts=self.config.login_attempts, window=self.config.login_window)
         self.templates = Templates([self.context.root / "templates"])
-        self.views = load_views(self.context.app, self.optional_service("bom"), self.config, self.context.root)
         self.asgi = build_app(self)
 
     def listen(self, port: int | None = None) -> str:

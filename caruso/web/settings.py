@@ -73,8 +73,6 @@ class WebSettings:
             with 429 until the window has passed.
         trusted_proxies: addresses of the TLS-terminating proxies whose
             ``X-Forwarded-Proto`` header is believed (cookies are then marked Secure).
-        views: view files or folders of ``*.xml`` files, relative to the application
-            folder; read after the plugins' views, so the application's apply last.
         roles: the roles by name (see ``RoleSettings``); replaces the default roles.
     """
 
@@ -86,5 +84,4 @@ class WebSettings:
     login_attempts: int = 5
     login_window: float = 300.0
     trusted_proxies: tuple[str, ...] = ("127.0.0.1",)
-    views: tuple[Path, ...] = (Path("views"),)
     roles: dict[str, RoleSettings] = attrs.field(factory=_default_roles)

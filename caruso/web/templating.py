@@ -39,6 +39,7 @@ class Templates:
         loaders.append(jinja2.PackageLoader("caruso.web", "templates"))
         self.env = jinja2.Environment(loader=jinja2.ChoiceLoader(loaders), autoescape=True,
                                       undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+        self.env.filters["when"] = _when
         self.menu: list[MenuItem] = []
 
     def add_menu(self, items: Sequence[MenuItem]) -> None:
@@ -54,3 +55,10 @@ class Templates:
             request=request, perms=perms, user=perms.user, csrf=session_of(request).csrf,
             menu=menu, path=request.url.path, **context)
         return HTMLResponse(page, status_code=status)
+
+
+def _when(epoch: float) -> str:
+    """Epoch seconds (how the event log and the history keep time) as UTC minutes."""
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
