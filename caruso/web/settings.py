@@ -24,7 +24,6 @@ class RoleSettings:
     Args:
         portal: the page a user of this role lands on after logging in (``/desktop``).
         menus: menu entries shown (their ids; ``"*"`` for all the role may reach).
-        views: views the role may open, by name (``"*"``: all).
         read: business objects the role may read (``"*"``: all).
         write: business objects the role may create and change (``"*"``: all).
         actions: what else the role may do: ``desktop`` (take interactions),
@@ -38,7 +37,6 @@ class RoleSettings:
 
     portal: str = "/"
     menus: tuple[str, ...] = (ANY,)
-    views: tuple[str, ...] = (ANY,)
     read: tuple[str, ...] = ()
     write: tuple[str, ...] = ()
     actions: tuple[str, ...] = ()
@@ -52,8 +50,8 @@ def _default_roles() -> dict[str, RoleSettings]:
                               actions=("admin", "monitor", "reports", "api", "desktop")),
         "supervisor": RoleSettings(portal="/supervisor", read=(ANY,), actions=("monitor", "reports")),
         "agent": RoleSettings(portal="/desktop", read=(ANY,), write=(ANY,), actions=("desktop",)),
-        "customer": RoleSettings(portal="/self-service", menus=("self-service",), views=(),
-                                 read=(), actions=("selfservice",)),
+        "customer": RoleSettings(portal="/self-service", menus=("self-service",), read=(),
+                                 actions=("selfservice",)),
     }
 
 
