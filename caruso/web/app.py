@@ -9,7 +9,6 @@ so customers and agents reach it on the front office's address.
 from __future__ import annotations
 
 import importlib
-import logging
 from typing import Any
 
 from starlette.applications import Starlette
@@ -25,16 +24,12 @@ from caruso.web.security import BodyLimit
 
 __all__ = ["PAGES", "build_app"]
 
-log = logging.getLogger("caruso.web")
-
 PAGES = (
     "caruso.web.pages.auth",
     "caruso.web.pages.objects",
     "caruso.web.pages.desktop",
-    "caruso.web.pages.selfservice",
     "caruso.web.pages.supervisor",
     "caruso.web.pages.admin",
-    "caruso.web.api",
 )
 
 
@@ -42,12 +37,7 @@ def build_app(web: Any) -> Starlette:
     """The front office of the running ``web`` service."""
     routes: list[Any] = []
     for name in PAGES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue  # a page module still to come
+        module = importlib.import_module(name)
         routes.extend(module.routes(web))
         if hasattr(module, "menu"):
             web.templates.add_menu(module.menu(web))

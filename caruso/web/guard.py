@@ -92,7 +92,7 @@ def guarded(*, action: str | None = None, login: bool = True) -> Callable[[Endpo
                 deny(request, f"{action!r}")
             return await endpoint(request)
 
-        checked.guarded = True  # tests/web/test_routes.py checks every route has it
+        checked.guarded = True  # tests/web/test_admin.py checks that every route has it
         return checked
 
     return wrap
@@ -139,7 +139,7 @@ class SessionMiddleware:
             session, tampered = store.from_cookie(cookie)
             if tampered:
                 await self.web.blocking(self.web.access.record, "session-tampered",
-                                        address=_address(request), path=request.url.path)
+                                        address=address_of(request), path=request.url.path)
         fresh = session is None
         if session is None:
             session = store.new()
@@ -158,7 +158,7 @@ class SessionMiddleware:
         await self.app(scope, receive, with_cookie)
 
 
-def _address(request: Request) -> str | None:
+def address_of(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
@@ -175,5 +175,3 @@ def logout(request: Request) -> None:
     request.scope[SESSION_KEY] = web_of(request).sessions.new()
     request.scope.pop("caruso.permissions", None)
 
-
-address_of = _address

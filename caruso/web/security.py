@@ -52,7 +52,6 @@ class Session:
     csrf: str
     user: Any = None
     last_seen: float = 0.0
-    data: dict[str, Any] = attrs.field(factory=dict)
 
 
 class SessionStore:
@@ -99,10 +98,6 @@ class SessionStore:
     def drop(self, session: Session) -> None:
         with self._lock:
             self._sessions.pop(session.id, None)
-
-    def for_user(self, name: str) -> list[Session]:
-        with self._lock:
-            return [s for s in self._sessions.values() if s.user is not None and s.user.name == name]
 
     def _expire(self) -> None:
         limit = self._now() - self._max_age

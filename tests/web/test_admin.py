@@ -49,3 +49,13 @@ def test_an_agent_may_not_administer(client, web):
     response = client.post("/admin/services/customers/replace", {"implementation": "x:y"})
     assert 403 == response.status_code
     assert "denied" in [entry["event"] for entry in web.access.latest()]
+
+
+def test_every_page_checks_login_permissions_and_csrf(web):
+    """Every route of the front office goes through guard.guarded (static files and the
+    mounted chat, which has its own checks, aside)."""
+    from starlette.routing import Mount, Route
+
+    pages = [route for route in web.asgi.routes if isinstance(route, Route)]
+    assert pages and [] == [route.path for route in pages if not getattr(route.endpoint, "guarded", False)]
+    assert {"static", "chat"} >= {route.name for route in web.asgi.routes if isinstance(route, Mount)}
