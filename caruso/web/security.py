@@ -63,6 +63,7 @@ class SessionStore:
         self._lock = threading.Lock()
         self._max_age = max_age
         self._now = now
+        self._next_expiry = 0.0
 
     def new(self) -> Session:
         session = Session(secrets.token_urlsafe(24), secrets.token_urlsafe(32), last_seen=self._now())
@@ -100,7 +101,12 @@ class SessionStore:
             self._sessions.pop(session.id, None)
 
     def _expire(self) -> None:
-        limit = self._now() - self._max_age
+        """Forget idle sessions; at most once a minute, as it reads every session."""
+        now = self._now()
+        if now < self._next_expiry:
+            return
+        self._next_expiry = now + 60.0
+        limit = now - self._max_age
         for key in [k for k, s in self._sessions.items() if s.last_seen < limit]:
             del self._sessions[key]
 

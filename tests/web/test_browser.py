@@ -76,6 +76,7 @@ def test_an_agent_takes_a_call_sees_the_caller_and_wraps_up(desk, chromium):
         page.click("button:text('Wrap up')")
         page.wait_for_selector("#no-work")
         assert "ready" == server.agent("anna").state
+        server.tick()  # write the events the server still holds in its batch
         assert "completed" in [e.kind for e in server.event_log.read(after=0) if e.interaction == call.id]
     finally:
         page.close()
