@@ -48,6 +48,7 @@ with ``raise ... from exc`` so the cause stays visible in tracebacks.
         +-- ReportDefinitionError     report files are wrong; every problem, file:line, did-you-mean
         +-- ReportRequestError        a report cannot be made as asked: reversed or too long a period
     +-- RuleDefinitionError           rule files (the rules plugin) are wrong; every problem, file:line
+    +-- ViewDefinitionError           view files (the front office) are wrong; every problem, file:line
     +-- WebError                      the web front office refused a request or a user change
 
 Programmer mistakes (wrong argument types to the Python API) stay plain
@@ -547,6 +548,14 @@ class RuleDefinitionError(_ProblemsError):
 
 
 # --- the web front office (caruso.web) ---------------------------------------------
+
+
+class ViewDefinitionError(_ProblemsError):
+    """View files of the front office are wrong: malformed, against ``views.dtd``, or naming an
+    unknown object, attribute, collection or view. ``problems`` holds every one, each as
+    file:line; ``caruso check`` prints the same list."""
+
+    exit_code = 1
 
 
 class WebError(CarusoError):

@@ -50,6 +50,11 @@ def register_rules(app):
 
 
 @hookspec
+def register_views(app):
+    """Return an iterable of paths to view files or folders (XML, ``views.dtd``) this plugin contributes."""
+
+
+@hookspec
 def register_actions(app):
     """Return an iterable of ``caruso.services.scripts.actions.ActionDefinition`` that dialogue scripts may call."""
 

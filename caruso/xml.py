@@ -91,7 +91,7 @@ def parse(source: str | os.PathLike | bytes, *, filename: str | None = None) -> 
 
 def describe(element: etree._Element) -> str:
     """The element as a reader finds it in the file: ``<object name="Customer">``."""
-    for key in ("name", "object", "attribute"):
+    for key in ("name", "object", "attribute", "view", "collection"):
         value = element.get(key)
         if value is not None:
             return f'<{element.tag} {key}="{value}">'

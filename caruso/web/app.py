@@ -26,7 +26,7 @@ __all__ = ["PAGES", "build_app"]
 
 PAGES = (
     "caruso.web.pages.auth",
-    "caruso.web.pages.objects",
+    "caruso.web.pages.views",
     "caruso.web.pages.desktop",
     "caruso.web.pages.supervisor",
     "caruso.web.pages.admin",

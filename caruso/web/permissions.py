@@ -31,6 +31,7 @@ class Permissions:
 
     user: User | None
     menus: frozenset[str] = frozenset()
+    views: frozenset[str] = frozenset()
     readable: frozenset[str] = frozenset()
     writable: frozenset[str] = frozenset()
     actions: frozenset[str] = frozenset()
@@ -55,6 +56,7 @@ class Permissions:
         return cls(
             user,
             menus=_union(r.menus for r in held),
+            views=_union(r.views for r in held),
             readable=_union(r.read + r.write for r in held),
             writable=_union(r.write for r in held),
             actions=_union(r.actions for r in held),
@@ -74,6 +76,9 @@ class Permissions:
 
     def can_write(self, obj: str) -> bool:
         return ANY in self.writable or obj in self.writable
+
+    def can_view(self, view: str) -> bool:
+        return ANY in self.views or view in self.views
 
     def sees_menu(self, menu: str) -> bool:
         return ANY in self.menus or menu in self.menus

@@ -36,3 +36,22 @@ def register_commands(cli):
     from caruso.web.commands import web
 
     cli.add_command(web)
+
+
+@hookimpl
+def check_application(app):
+    """The view files' problems: an unknown object, attribute, collection or view, at file:line."""
+    if not _enabled(app, "web"):
+        return []
+    from caruso.config import structure_settings
+    from caruso.errors import ConfigError
+    from caruso.web.settings import WebSettings
+    from caruso.web.views import check_application_views
+
+    section = app.config.services.get("web")
+    try:
+        settings = (structure_settings(WebSettings, section.settings, config=app.config, service="web")
+                    if section is not None and section.settings else WebSettings())
+    except ConfigError as exc:
+        return list(exc.problems)
+    return check_application_views(app, settings.views)

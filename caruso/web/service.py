@@ -15,7 +15,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from caruso.errors import ServiceNotFound, ServiceStateError, WebError
+from caruso.errors import ServiceNotFound, ServiceStateError, ViewDefinitionError, WebError
 from caruso.services.base import DOWN, Health, Service
 from caruso.web.security import LoginThrottle, SessionStore, load_secret
 from caruso.web.settings import WebSettings
@@ -37,6 +37,7 @@ class WebService(Service):
         self.metadata, self.user_table, self.log_table = web_tables()
         self.server: Any = None
         self.asgi: Any = None
+        self._views: tuple[Any, Any] | None = None
 
     def on_start(self) -> None:
         from caruso.web.app import build_app
@@ -55,6 +56,8 @@ class WebService(Service):
         self.sessions = SessionStore(secret, max_age=self.config.session_hours * 3600)
         self.throttle = LoginThrottle(attempts=self.config.login_attempts, window=self.config.login_window)
         self.templates = Templates([self.context.root / "templates"])
+        self._views = None
+        self.views  # noqa: B018 - a view file naming an unknown attribute stops the start here
         self.asgi = build_app(self)
 
     def listen(self, port: int | None = None) -> str:
@@ -94,6 +97,28 @@ class WebService(Service):
         if self.server is None:
             return Health(detail="built, not listening (caruso run serves it)")
         return Health(detail=f"serving {self.url}")
+
+    @property
+    def views(self) -> Any:
+        """The ``ViewCatalog`` of the running model, built again when the bom service has been
+        replaced (a new model may have new objects and attributes).
+
+        Raises:
+            ViewDefinitionError: a view file is wrong; every problem, each at file:line.
+        """
+        from caruso.web.views import ViewCatalog, view_paths
+        from caruso.web.views.catalog import ObjectFacts
+
+        bom = self.optional_service("bom")
+        model = getattr(bom, "model", None) if bom is not None else None
+        if self._views is None or self._views[0] is not model:
+            objects = {name: ObjectFacts.of_class(model[name]) for name in model.definitions} if model else {}
+            catalog, problems = ViewCatalog.build(objects, view_paths(self.context.app, self.config.views,
+                                                                      self.context.root))
+            if problems:
+                raise ViewDefinitionError(problems)
+            self._views = (model, catalog)
+        return self._views[1]
 
     @property
     def roles(self) -> dict[str, Any]:

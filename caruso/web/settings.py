@@ -24,6 +24,8 @@ class RoleSettings:
     Args:
         portal: the page a user of this role lands on after logging in (``/desktop``).
         menus: menu entries shown (their ids; ``"*"`` for all the role may reach).
+        views: the declared views the role may open (their names, docs/views.md; ``"*"``:
+            all); a view shows only objects the role may also read.
         read: business objects the role may read (``"*"``: all).
         write: business objects the role may create and change (``"*"``: all).
         actions: what else the role may do: ``desktop`` (take interactions),
@@ -37,6 +39,7 @@ class RoleSettings:
 
     portal: str = "/"
     menus: tuple[str, ...] = (ANY,)
+    views: tuple[str, ...] = (ANY,)
     read: tuple[str, ...] = ()
     write: tuple[str, ...] = ()
     actions: tuple[str, ...] = ()
@@ -50,7 +53,7 @@ def _default_roles() -> dict[str, RoleSettings]:
                               actions=("admin", "monitor", "reports", "api", "desktop")),
         "supervisor": RoleSettings(portal="/supervisor", read=(ANY,), actions=("monitor", "reports")),
         "agent": RoleSettings(portal="/desktop", read=(ANY,), write=(ANY,), actions=("desktop",)),
-        "customer": RoleSettings(portal="/self-service", menus=("self-service",), read=(),
+        "customer": RoleSettings(portal="/self-service", menus=("self-service",), views=(), read=(),
                                  actions=("selfservice",)),
     }
 
@@ -72,6 +75,9 @@ class WebSettings:
         trusted_proxies: addresses of the TLS-terminating proxies whose
             ``X-Forwarded-Proto`` header is believed (cookies are then marked Secure).
         roles: the roles by name (see ``RoleSettings``); replaces the default roles.
+        views: view files or folders of ``*.xml`` files (docs/views.md), relative to the
+            application folder; read after the plugins' views, so the application's own
+            replace and extend theirs.
     """
 
     host: str = "127.0.0.1"
@@ -83,3 +89,4 @@ class WebSettings:
     login_window: float = 300.0
     trusted_proxies: tuple[str, ...] = ("127.0.0.1",)
     roles: dict[str, RoleSettings] = attrs.field(factory=_default_roles)
+    views: tuple[Path, ...] = (Path("views"),)

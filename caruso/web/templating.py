@@ -40,6 +40,7 @@ class Templates:
         self.env = jinja2.Environment(loader=jinja2.ChoiceLoader(loaders), autoescape=True,
                                       undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
         self.env.filters["when"] = _when
+        self.env.filters["cell"] = _cell
         self.menu: list[MenuItem] = []
 
     def add_menu(self, items: Sequence[MenuItem]) -> None:
@@ -62,3 +63,15 @@ def _when(epoch: float) -> str:
     import datetime as dt
 
     return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _cell(value: Any) -> str:
+    """A business object's value as a page shows it: nothing for None, yes/no, dates as written
+    in a model file, moments to the minute."""
+    import datetime as dt
+
+    from caruso.bom.values import to_text
+
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    return to_text(value) or ""

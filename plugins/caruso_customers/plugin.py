@@ -1,4 +1,4 @@
-"""The customers plugin's hooks: its models and the ``customers`` service."""
+"""The customers plugin's hooks: its models, its views and the ``customers`` service."""
 
 from __future__ import annotations
 
@@ -8,11 +8,17 @@ from caruso.hookspecs import hookimpl
 from caruso.services.base import ServiceDefinition
 
 MODELS = Path(__file__).parent / "models"
+VIEWS = Path(__file__).parent / "views"
 
 
 @hookimpl
 def register_models(app):
     return [MODELS]
+
+
+@hookimpl
+def register_views(app):
+    return [VIEWS]
 
 
 @hookimpl
