@@ -303,10 +303,8 @@ def _parse(field: Field, value: Any) -> Any:
     if value is None:
         return None
     if isinstance(value, str):
-        if value == "" and field.type not in ("string", "text"):
-            return None
-        if value == "" and not field.required:
-            return None
+        if value == "":
+            return None  # an emptied field: a required attribute is then refused as missing
         if field.type in ("string", "text"):
             return value
         return parse_value(field.type, value, values=field.values)
