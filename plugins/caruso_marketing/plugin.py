@@ -1,4 +1,4 @@
-"""The marketing plugin's hooks: its models and the ``marketing`` service."""
+"""The marketing plugin's hooks: its models, its views and the ``marketing`` service."""
 
 from __future__ import annotations
 
@@ -6,6 +6,11 @@ from pathlib import Path
 
 from caruso.hookspecs import hookimpl
 from caruso.services.base import ServiceDefinition
+
+
+@hookimpl
+def register_views(app):
+    return [Path(__file__).parent / "views"]
 
 
 @hookimpl

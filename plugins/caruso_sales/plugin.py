@@ -1,4 +1,4 @@
-"""The sales plugin's hooks: its models and the ``sales`` service."""
+"""The sales plugin's hooks: its models, its views and the ``sales`` service."""
 
 from __future__ import annotations
 
@@ -6,6 +6,11 @@ from pathlib import Path
 
 from caruso.hookspecs import hookimpl
 from caruso.services.base import ServiceDefinition
+
+
+@hookimpl
+def register_views(app):
+    return [Path(__file__).parent / "views"]
 
 
 @hookimpl

@@ -97,6 +97,15 @@ class ServiceDesk(Service):
             session.flush()
             return request.id
 
+    def start_sla(self, key: int) -> None:
+        """Give an open request without a deadline the front office's: ``opened`` plus
+        ``front_office`` seconds (the ``service-sla-start`` rule calls it for requests made
+        elsewhere than ``open``)."""
+        with self.bom.unit_of_work() as session:
+            request = self._request(session, key)
+            if request.due is None and request.status == "open":
+                request.due = request.opened + dt.timedelta(seconds=self.config.front_office)
+
     def resolve(self, key: int, resolution: str) -> None:
         """The request is solved: no deadline any more."""
         with self.bom.unit_of_work() as session:
@@ -198,6 +207,11 @@ class ServiceDesk(Service):
         escalation.reason = f"{escalation.reason}; {reason}" if escalation.reason else reason
         log.error("service request %s: escalation to level %s failed: %s", escalation.request_id,
                   escalation.level, reason)
+
+
+def start_request_sla(context: Any, request: Any) -> None:
+    """The ``start_request_sla`` action: give a request made elsewhere its front-office deadline."""
+    context.service("service-desk").start_sla(int(request))
 
 
 def escalate_request(context: Any, request: Any, reason: str | None = None) -> None:

@@ -1,4 +1,4 @@
-"""The service plugin's hooks: its models, its SLA rule, its action and the two services."""
+"""The service plugin's hooks: its models, its views, its SLA rule, its action and the two services."""
 
 from __future__ import annotations
 
@@ -8,6 +8,11 @@ from caruso.hookspecs import hookimpl
 from caruso.services.base import ServiceDefinition
 
 HERE = Path(__file__).parent
+
+
+@hookimpl
+def register_views(app):
+    return [HERE / "views"]
 
 
 @hookimpl
@@ -23,10 +28,12 @@ def register_rules(app):
 @hookimpl
 def register_actions(app):
     from caruso.services.scripts.actions import ActionDefinition, Parameter
-    from caruso_service.desk import escalate_request
+    from caruso_service.desk import escalate_request, start_request_sla
 
     return [ActionDefinition("escalate_request", escalate_request, ("request", Parameter("reason", required=False)),
-                             "move a service request one level of responsibility up (the service plugin)")]
+                             "move a service request one level of responsibility up (the service plugin)"),
+            ActionDefinition("start_request_sla", start_request_sla, ("request",),
+                             "give a request made outside the service desk its front-office deadline")]
 
 
 @hookimpl

@@ -121,6 +121,23 @@ def test_a_request_solved_in_time_does_not_escalate(desk):
     assert [] == escalations(app, key)
 
 
+def test_a_request_saved_outside_the_desk_gets_the_front_office_deadline_and_escalates(desk):
+    """A request made by a form or the API (a plain save) is due like one the desk opened."""
+    app, service_desk, rules, clock = desk()
+    bom = app.services.get("bom")
+    with bom.unit_of_work() as session:
+        request = bom.model.ServiceRequest(subject="Saved by a form")
+        session.add(request)
+        session.flush()
+        key = request.id
+    with bom.session() as session:
+        saved = bom.model.ServiceRequest.get(session, key)
+        assert 180 == (saved.due - saved.opened).total_seconds()
+    clock.advance(181)
+    assert 1 == rules.run_due()
+    assert ("escalated", 1, "backoffice") == request_state(app, key)
+
+
 def test_an_escalation_target_that_does_not_exist_raises_an_alarm_and_keeps_the_request(desk):
     """The second level names a queue the server lacks: a failed escalation names it; the request waits, overdue."""
     app, service_desk, rules, clock = desk(second_queue="supervisers")
