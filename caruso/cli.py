@@ -110,24 +110,36 @@ def run(folder: Path) -> None:
     """Start the application and serve until Ctrl-C (or SIGTERM), then stop cleanly."""
 
     app = _load(folder)
+    with app:
+        _print_services(app)
+        if "web" in app.services:
+            click.echo(f"Front office: {app.services.get('web').listen()}")
+        click.echo(f"Caruso application {app.name!r} is running; press Ctrl-C to stop.")
+        serve_until_stopped()
+        click.echo("Stopping...")
+    click.echo("Stopped.")
+
+
+def serve_until_stopped(seconds: float | None = None) -> None:
+    """Block until Ctrl-C or SIGTERM (or ``seconds`` have passed), then return so the caller
+    stops its application cleanly instead of dying with a traceback."""
     stop_requested = threading.Event()
     previous = {
         sig: signal.signal(sig, lambda *_: stop_requested.set())
         for sig in (signal.SIGINT, signal.SIGTERM)
     }
+    timer = threading.Timer(seconds, stop_requested.set) if seconds is not None else None
+    if timer is not None:
+        timer.daemon = True
+        timer.start()
     try:
-        with app:
-            _print_services(app)
-            if "web" in app.services:
-                click.echo(f"Front office: {app.services.get('web').listen()}")
-            click.echo(f"Caruso application {app.name!r} is running; press Ctrl-C to stop.")
-            while not stop_requested.wait(0.5):
-                pass
-            click.echo("Stopping...")
+        while not stop_requested.wait(0.5):
+            pass
     finally:
+        if timer is not None:
+            timer.cancel()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    click.echo("Stopped.")
 
 
 def _load(folder: Path):

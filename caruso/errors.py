@@ -49,6 +49,7 @@ with ``raise ... from exc`` so the cause stays visible in tracebacks.
         +-- ReportRequestError        a report cannot be made as asked: reversed or too long a period
     +-- RuleDefinitionError           rule files (the rules plugin) are wrong; every problem, file:line
     +-- ViewDefinitionError           view files (the front office) are wrong; every problem, file:line
+    +-- TemplateError                 caruso new / caruso demo: no such template, or the folder exists
     +-- WebError                      the web front office refused a request or a user change
 
 Programmer mistakes (wrong argument types to the Python API) stay plain
@@ -554,6 +555,13 @@ class ViewDefinitionError(_ProblemsError):
     """View files of the front office are wrong: malformed, against ``views.dtd``, or naming an
     unknown object, attribute, collection or view. ``problems`` holds every one, each as
     file:line; ``caruso check`` prints the same list."""
+
+    exit_code = 1
+
+
+class TemplateError(CarusoError):
+    """``caruso new`` or ``caruso demo`` cannot make an application from a template: no such
+    template, the target folder exists (nothing is overwritten), the templates are not installed."""
 
     exit_code = 1
 

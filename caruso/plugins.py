@@ -51,6 +51,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "caruso.services.channels.chat.plugin",
     "caruso.services.channels.sms.plugin",
     "caruso.web.plugin",
+    "caruso.demo.plugin",
 )
 
 trace_log = logging.getLogger("caruso.hooks")
