@@ -140,9 +140,12 @@ class SessionMiddleware:
             if tampered:
                 await self.web.blocking(self.web.access.record, "session-tampered",
                                         address=address_of(request), path=request.url.path)
-        fresh = session is None
+        # API calls and static files answer without a session of their own: a cookie-less
+        # client (an integration, a load test) would otherwise leave one behind per request.
+        fresh = session is None and not (TOKEN_KEY in scope or is_api(request)
+                                         or request.url.path.startswith("/static/"))
         if session is None:
-            session = store.new()
+            session = store.new(remember=fresh)
         scope[SESSION_KEY] = session
         secure = self.web.is_secure(request)
 

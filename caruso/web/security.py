@@ -65,12 +65,18 @@ class SessionStore:
         self._now = now
         self._next_expiry = 0.0
 
-    def new(self) -> Session:
+    def new(self, *, remember: bool = True) -> Session:
+        """A new session; one not remembered lives for one request (an API call, a static file),
+        so clients that never send a cookie back do not fill the store."""
         session = Session(secrets.token_urlsafe(24), secrets.token_urlsafe(32), last_seen=self._now())
-        with self._lock:
-            self._sessions[session.id] = session
-            self._expire()
+        if remember:
+            with self._lock:
+                self._sessions[session.id] = session
+                self._expire()
         return session
+
+    def __len__(self) -> int:
+        return len(self._sessions)
 
     def cookie_value(self, session: Session) -> str:
         return self._serializer.dumps(session.id)

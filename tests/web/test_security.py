@@ -137,3 +137,14 @@ def test_an_api_token_authenticates_without_a_cookie_and_needs_no_csrf(web):
     with TestClient(web.asgi, follow_redirects=False) as http:
         assert 303 == http.get("/", headers={"Authorization": f"Bearer {token}"}).status_code
         assert "/admin" == http.get("/", headers={"Authorization": f"Bearer {token}"}).headers["location"]
+
+
+def test_cookie_less_api_calls_and_static_files_leave_no_session_behind(client, web):
+    before = len(web.sessions)
+    for _ in range(20):
+        assert "set-cookie" not in client.http.get("/static/caruso.css").headers
+        client.http.get("/api/no-such-endpoint")
+        client.http.cookies.clear()
+    assert before == len(web.sessions)
+    client.page("/login")  # a page does need one: its form carries the session's CSRF token
+    assert before + 1 == len(web.sessions)
