@@ -1,14 +1,15 @@
 """The supervisor's pages: the live monitor, pushed by server-sent events, and the reports.
 
 The monitor page is rendered from the monitor service's snapshot and then kept current
-by ``/supervisor/events``: every change the monitor folds in (an agent goes ready, a
-call waits, an alarm is raised) sends the new snapshot as JSON, which the page writes
-into its tables as text. Reports run on the reports service and are shown in the page
+by ``/supervisor/events``: the changes the monitor folds in (an agent goes ready, a
+call waits, an alarm is raised) send the new snapshot as JSON - at most one every
+``COALESCE`` seconds - which the page writes into its tables as text. Reports run on the reports service and are shown in the page
 as the same self-contained HTML ``caruso report`` writes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 from typing import Any
@@ -22,6 +23,13 @@ from caruso.web.guard import Refused, guarded, web_of
 from caruso.web.templating import MenuItem
 
 __all__ = ["menu", "routes"]
+
+COALESCE = 0.25
+"""Seconds between two snapshots sent to one monitor page: a call centre's busy second changes
+the monitor dozens of times, and one snapshot shows them all."""
+KEEP_ALIVE = 15.0
+"""Seconds without a change after which a comment is sent (proxies keep the stream open, and
+a page that went away is noticed)."""
 
 
 def routes(web: Any) -> list[Route]:
@@ -61,11 +69,26 @@ async def monitor_events(request: Request) -> Response:
 
     async def stream():
         yield "retry: 2000\n\n"
-        async for _change in monitor.changes():
-            snapshot = await web.blocking(monitor.snapshot)
-            yield f"event: snapshot\ndata: {json.dumps(snapshot.to_dict(), default=str)}\n\n"
-            if await request.is_disconnected():
-                break
+        changed = asyncio.Event()
+
+        async def follow() -> None:
+            async for _change in monitor.changes():
+                changed.set()
+
+        follower = asyncio.create_task(follow())
+        try:
+            while not await request.is_disconnected():
+                try:
+                    await asyncio.wait_for(changed.wait(), timeout=KEEP_ALIVE)
+                except TimeoutError:
+                    yield ": keep-alive\n\n"
+                    continue
+                changed.clear()
+                snapshot = await web.blocking(monitor.snapshot)
+                yield f"event: snapshot\ndata: {json.dumps(snapshot.to_dict(), default=str)}\n\n"
+                await asyncio.sleep(COALESCE)  # a burst of changes becomes one snapshot
+        finally:
+            follower.cancel()
 
     return StreamingResponse(stream(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
