@@ -28,7 +28,7 @@ import attrs
 from caruso.errors import CarusoError, ServiceNotFound, UnknownName, ValidationError, Violation
 from caruso.services.base import Service
 
-__all__ = ["LevelSettings", "ServiceDesk", "ServiceDeskSettings"]
+__all__ = ["CategorySettings", "LevelSettings", "ServiceDesk", "ServiceDeskSettings"]
 
 log = logging.getLogger("caruso.service")
 
@@ -45,6 +45,16 @@ class LevelSettings:
 
 
 @attrs.frozen
+class CategorySettings:
+    """``[services.service-desk.settings.categories.NAME]``: the SLA of one category of
+    requests, where it differs from everyone's (a fraud suspicion cannot wait a day)."""
+
+    front_office: float | None = attrs.field(default=None, validator=attrs.validators.optional(
+        attrs.validators.gt(0)))
+    levels: tuple[LevelSettings, ...] = ()
+
+
+@attrs.frozen
 class ServiceDeskSettings:
     """``[services.service-desk.settings]``.
 
@@ -54,11 +64,22 @@ class ServiceDeskSettings:
             with ``queue``, ``target`` and a ``name``).
         reference: how a request's reference reads (``{id}`` is its key): in subjects,
             on the back office's work item.
+        categories: per request category, its own ``front_office`` target and/or ``levels``;
+            what a category leaves out is the general one.
     """
 
     front_office: float = attrs.field(default=180.0, validator=attrs.validators.gt(0))
     levels: tuple[LevelSettings, ...] = (LevelSettings("backoffice", 86_400.0, "back office"),)
     reference: str = "SR-{id}"
+    categories: dict[str, CategorySettings] = attrs.field(factory=dict)
+
+    def front_office_for(self, category: str | None) -> float:
+        own = self.categories.get(category) if category else None
+        return own.front_office if own is not None and own.front_office is not None else self.front_office
+
+    def levels_for(self, category: str | None) -> tuple[LevelSettings, ...]:
+        own = self.categories.get(category) if category else None
+        return own.levels if own is not None and own.levels else self.levels
 
 
 class ServiceDesk(Service):
@@ -91,7 +112,7 @@ class ServiceDesk(Service):
         request = self.bom.model.ServiceRequest(
             subject=subject, customer_id=customer, kind=kind, category=category, priority=priority,
             description=description, channel=channel, interaction=interaction, opened=now,
-            due=now + dt.timedelta(seconds=self.config.front_office))
+            due=now + dt.timedelta(seconds=self.config.front_office_for(category)))
         with self.bom.unit_of_work() as session:
             session.add(request)
             session.flush()
@@ -104,7 +125,8 @@ class ServiceDesk(Service):
         with self.bom.unit_of_work() as session:
             request = self._request(session, key)
             if request.due is None and request.status == "open":
-                request.due = request.opened + dt.timedelta(seconds=self.config.front_office)
+                request.due = request.opened + dt.timedelta(
+                    seconds=self.config.front_office_for(request.category))
 
     def resolve(self, key: int, resolution: str) -> None:
         """The request is solved: no deadline any more."""
@@ -131,15 +153,16 @@ class ServiceDesk(Service):
         with self.bom.session() as session:
             request = self._request(session, key)
             status, level, snapshot = request.status, request.level + 1, request.to_dict()
+        levels = self.config.levels_for(snapshot["category"])
         if status not in OPEN:
             return {"status": "done", "reason": f"the request is {status}; nothing to escalate"}
         escalation = model.Escalation(request_id=key, at=now, level=level, reason=reason)
         changes: dict[str, Any] = {}
-        if level > len(self.config.levels):
+        if level > len(levels):
             self._fail(escalation, f"no escalation level above {level - 1}: add one to"
                                    " [[services.service-desk.settings.levels]]")
         else:
-            target = self.config.levels[level - 1]
+            target = levels[level - 1]
             escalation.queue = target.queue
             try:  # before the request's own transaction: the server writes its event log meanwhile
                 escalation.interaction = self._hand_over(snapshot, target, level)
