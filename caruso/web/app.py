@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
+from caruso.errors import DatabaseUnavailable
 from caruso.web.guard import Refused, SessionMiddleware, address_of, is_api, permissions
 from caruso.web.security import BodyLimit
 
@@ -30,6 +31,8 @@ PAGES = (
     "caruso.web.pages.desktop",
     "caruso.web.pages.supervisor",
     "caruso.web.pages.admin",
+    "caruso.web.pages.selfservice",
+    "caruso.web.pages.api",
 )
 
 
@@ -48,7 +51,7 @@ def build_app(web: Any) -> Starlette:
     app = Starlette(
         routes=routes,
         middleware=[Middleware(BodyLimit, limit=web.config.max_body), Middleware(SessionMiddleware, web=web)],
-        exception_handlers={Refused: _refused, HTTPException: _http_error},
+        exception_handlers={Refused: _refused, HTTPException: _http_error, DatabaseUnavailable: _database_down},
     )
     app.state.web = web
     return app
@@ -62,6 +65,10 @@ async def _refused(request: Request, exc: Refused) -> Response:
         await web.blocking(web.access.record, exc.event, user=perms.user.name if perms.user else None,
                            address=address_of(request), path=request.url.path, detail=str(detail))
     return _error(request, exc.status, exc.message)
+
+
+async def _database_down(request: Request, exc: DatabaseUnavailable) -> Response:
+    return _error(request, 503, f"the database cannot be reached; try again in a moment ({exc})")
 
 
 async def _http_error(request: Request, exc: HTTPException) -> Response:

@@ -21,13 +21,17 @@ import attrs
 import sqlalchemy as sa
 
 from caruso.bom.values import parse_value
-from caruso.errors import ValidationError, did_you_mean
+from caruso.errors import IntegrityViolation, ValidationError, did_you_mean
 from caruso.web.guard import Refused, deny, hide, permissions, web_of
 
-__all__ = ["Field", "FieldErrors", "Page", "Records", "fields_of", "plain"]
+__all__ = ["Field", "FieldErrors", "Page", "Records", "fields_of", "json_kind", "plain"]
 
 MAX_PAGE = 500
 """The most records one list page or API call returns."""
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+"""What an integer column holds on every backend."""
+DECIMAL_DIGITS = 30
+"""Decimals of this many digits before the point or more fit no column Caruso makes."""
 
 _PYTHON_TYPES = {int: "integer", str: "string", bool: "boolean", decimal.Decimal: "decimal",
                  dt.date: "date", dt.datetime: "datetime"}
@@ -132,7 +136,8 @@ class Records:
         if len(parts) != len(attributes):
             hide(self.request, f"{cls.__caruso__.name} {text}")
         try:
-            return tuple(parse_value(a.type, part, values=a.values) for a, part in zip(attributes, parts, strict=True))
+            return tuple(_parse(Field(a.name, a.type, values=a.values), part)
+                         for a, part in zip(attributes, parts, strict=True))
         except ValueError:
             hide(self.request, f"{cls.__caruso__.name} {text}")
             raise  # hide always raises; this keeps type checkers content
@@ -157,6 +162,9 @@ class Records:
         for attribute, text in (filters or {}).items():
             field = self._field(fields, attribute, errors)
             if field is None:
+                continue
+            if field.type == "json":
+                errors[attribute] = "a json attribute cannot be a filter"
                 continue
             try:
                 criteria.append(getattr(cls, attribute) == _parse(field, text))
@@ -268,6 +276,8 @@ class Records:
             session.flush()
         except ValidationError as exc:
             raise FieldErrors({v.attribute: v.message for v in exc.violations}) from None
+        except IntegrityViolation as exc:  # a Contact of a Customer that does not exist, a taken number
+            raise FieldErrors({name: str(exc) for name in exc.attributes} or {"": str(exc)}) from None
         except sa.exc.IntegrityError as exc:
             raise FieldErrors({"": _integrity_message(exc)}) from None
 
@@ -299,18 +309,72 @@ class Records:
 
 
 def _parse(field: Field, value: Any) -> Any:
-    """A value from a form (text) or JSON as the attribute's type; empty text is no value."""
+    """A value from a form (text) or JSON as the attribute's type; empty text is no value.
+
+    Raises:
+        ValueError: saying why the value cannot be the attribute's - before the model's rules
+            run, so no array, NUL character or 80-digit number ever reaches a database driver.
+    """
     if value is None:
         return None
     if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("contains a NUL character")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("is not valid Unicode text") from None
         if value == "":
             return None  # an emptied field: a required attribute is then refused as missing
         if field.type in ("string", "text"):
             return value
-        return parse_value(field.type, value, values=field.values)
-    if field.type == "decimal" and isinstance(value, int | float) and not isinstance(value, bool):
-        return decimal.Decimal(str(value))
-    return value  # JSON numbers and booleans: the model's type check says whether they fit
+        parsed = parse_value(field.type, value, values=field.values)
+    else:
+        parsed = _json_value(field, value)
+    if field.type == "integer" and not INT64_MIN <= parsed <= INT64_MAX:
+        raise ValueError("does not fit in an integer column")
+    if field.type == "decimal" and parsed != 0 and parsed.adjusted() >= DECIMAL_DIGITS:
+        raise ValueError("is too large for a decimal")
+    return parsed
+
+
+def _json_value(field: Field, value: Any) -> Any:
+    """A JSON value that is not text, when it is of the attribute's type."""
+    kind = field.type
+    if kind == "json":
+        if isinstance(value, dict | list):
+            return value
+        raise ValueError(f"is {json_kind(value)}; a json attribute takes a JSON object or array")
+    if kind == "integer":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"is {json_kind(value)}; expected a whole number like 42")
+        return value
+    if kind == "decimal":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"is {json_kind(value)}; expected a decimal number as text, like \"12.50\"")
+        return parse_value("decimal", str(value))
+    if kind == "boolean":
+        if not isinstance(value, bool):
+            raise ValueError(f"is {json_kind(value)}; expected true or false")
+        return value
+    expected = {"date": "a date as text, like \"2026-12-31\"",
+                "datetime": "a moment as text, like \"2026-12-31T09:30:00+00:00\""}.get(kind, "text")
+    raise ValueError(f"is {json_kind(value)}; expected {expected}")
+
+
+def json_kind(value: Any) -> str:
+    """What kind of JSON value ``value`` is, for messages: "a number", "an array"."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
 
 
 def _integrity_message(exc: Exception) -> str:
