@@ -77,6 +77,8 @@ class LiveTraffic:
     def start(self) -> None:
         if not self.streams:
             log.warning("demo: the application has no traffic streams ([services.communication.settings.traffic])")
+        if self.history is not None:
+            self.history.open()  # its table now, not under the first contact's event-log writes
         for name in sorted(self.robots):
             self.server.login(name)
         self._subscription = self.server.subscribe(self._routed.put, kinds=("routed",))
