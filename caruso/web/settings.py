@@ -29,7 +29,8 @@ class RoleSettings:
         read: business objects the role may read (``"*"``: all).
         write: business objects the role may create and change (``"*"``: all).
         actions: what else the role may do: ``desktop`` (take interactions),
-            ``selfservice``, ``monitor``, ``reports``, ``admin``, ``api``.
+            ``selfservice``, ``monitor``, ``reports``, ``admin``, ``api`` (the JSON API),
+            ``interactions`` (read and offer interactions through the API).
         records: record rules, per business object: ``{ attribute = "user field" }``;
             a user reads and writes only records whose attribute equals the user's
             field (``customer``, ``name``, ``agent``) or is one of its values
