@@ -514,3 +514,15 @@ def test_without_away_on_missed_the_agent_stays_ready_but_gets_other_work(tmp_pa
         assert "offered" == server.interaction(missed.id).state
     finally:
         app.stop()
+
+
+def test_data_with_an_integer_past_64_bits_is_written_and_the_log_keeps_working(centre):
+    """orjson refuses such an integer; the log falls back to the standard library for that batch."""
+    app, server, clock = centre
+    huge = server.offer("voice", queue="billing", data={"reference": 2**70})
+    server.event_log.flush()
+    after = server.offer("voice", queue="billing")
+    server.event_log.flush()
+    written = [(e.interaction, e.data) for e in server.event_log.read()]
+    assert any(i == huge.id and 2**70 in (d or {}).get("data", {}).values() for i, d in written), written
+    assert after.id in {i for i, _ in written}

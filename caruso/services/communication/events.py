@@ -325,8 +325,12 @@ def _rows(events: list[Event]) -> list[tuple]:
     encoding is a large part of writing an event; what JSON has no type for, a Decimal or a
     date, as text). One pass over the batch, no function call per row."""
     dumps, option = orjson.dumps, orjson.OPT_NON_STR_KEYS
-    return [(*event[:9], dumps(event.data, default=str, option=option).decode() if event.data else None)
-            for event in events]
+    try:
+        return [(*event[:9], dumps(event.data, default=str, option=option).decode() if event.data else None)
+                for event in events]
+    except orjson.JSONEncodeError:  # an integer past 64 bits in some data: only the standard library writes it
+        return [(*event[:9], json.dumps(event.data, default=str, separators=(",", ":")) if event.data else None)
+                for event in events]
 
 
 def _event(row: Any) -> Event:
