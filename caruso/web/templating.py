@@ -22,13 +22,15 @@ __all__ = ["MenuItem", "Templates"]
 @attrs.frozen
 class MenuItem:
     """One entry of the menu: shown when the user's roles list its ``id`` in ``menus`` and
-    ``allowed`` (given the user's ``Permissions``) holds."""
+    ``allowed`` (given the user's ``Permissions``) holds. Entries with a ``group`` are shown
+    together under that heading (a view file's menu)."""
 
     id: str
     label: str
     url: str
     allowed: Callable[[Any], bool] = lambda perms: perms.logged_in
     order: int = 50
+    group: str = ""
 
 
 class Templates:
@@ -50,12 +52,28 @@ class Templates:
         from caruso.web.guard import permissions, session_of
 
         perms = permissions(request)
-        menu = [item for item in self.menu if perms.sees_menu(item.id) and item.allowed(perms)]
+        menu = _grouped(item for item in self.menu if perms.sees_menu(item.id) and item.allowed(perms))
         context.setdefault("title", "Caruso")
         page = self.env.get_template(name).render(
             request=request, perms=perms, user=perms.user, csrf=session_of(request).csrf,
             menu=menu, path=request.url.path, **context)
         return HTMLResponse(page, status_code=status)
+
+
+def _grouped(items: Any) -> list[tuple[str, list[MenuItem]]]:
+    """The menu as (heading, entries), in order: a page's own entry has no heading; the
+    entries of one view-file menu share theirs, where its first entry stands."""
+    groups: list[tuple[str, list[MenuItem]]] = []
+    index: dict[str, list[MenuItem]] = {}
+    for item in items:
+        if item.group and item.group in index:
+            index[item.group].append(item)
+            continue
+        entries = [item]
+        groups.append((item.group, entries))
+        if item.group:
+            index[item.group] = entries
+    return groups
 
 
 def _when(epoch: float) -> str:

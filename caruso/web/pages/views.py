@@ -48,7 +48,7 @@ def menu(web: Any) -> list[MenuItem]:
             items.append(MenuItem(
                 group.name, entry.label or view.title or view.name, f"/v/{view.name}",
                 lambda perms, view=view: perms.can_view(view.name) and perms.can_read(view.object),
-                order=group.order * 100 + order))
+                order=group.order * 100 + order, group=group.label))
     return items
 
 
@@ -115,11 +115,20 @@ async def list_page(request: Request) -> Response:
     detail = catalog.detail_for(view)
     fields = fields_of(cls)
     state = {"q": query.get("q", ""), "sort": sort, **filters}
+
+    def address(**changes: Any) -> str:
+        """This list's address with some of its search, filters, order or page changed."""
+        return f"/v/{view.name}?" + urlencode({k: v for k, v in {**state, **changes}.items() if v})
+
+    def sort_link(attribute: str) -> str:
+        """A column heading's link: sorted by it, or the other way round when it already is."""
+        return address(sort=("-" if sort == attribute else "") + attribute, page="")
+
     return web.templates.render(
         request, "views/list.html", status=422 if errors else 200, title=view.title or view.name, view=view,
         page=page, page_number=page_number, errors=errors, fields=fields, state=state,
         link=lambda row: f"/v/{detail.name}/{Records.key_text(cls, row)}",
-        address=lambda **changes: f"/v/{view.name}?" + urlencode({k: v for k, v in {**state, **changes}.items() if v}),
+        address=address, sort_link=sort_link,
         form=_form_address(catalog, view.object, permissions(request)))
 
 
