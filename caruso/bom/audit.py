@@ -10,12 +10,16 @@ Who made the change comes from the session (``bom.session(user="agent-7")``
 stores it in ``session.info``) or, for code that does not open the session
 itself, from the context variable set by ``acting_as("agent-7")``. When is the
 model's injected clock, so simulations and tests see their own time.
+
+A bulk insert (``BusinessModel.insert_many``) of an auditable object writes
+the same insert entry per object without the unit of work: ``inserted``
+builds them from the rows and their generated keys.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -92,13 +96,11 @@ class AuditTrail:
         self.table = table
         self.clock = clock
 
-    def entries(self, session: Session, obj: object, action: str) -> list[dict[str, Any]]:
-        """The audit rows for one object's change in the flush that is ending."""
-        state = sa.inspect(obj)
-        mapper = state.mapper
-        base = {
-            "object": type(obj).__caruso__.name,
-            "object_key": _key_text(obj),
+    def _base(self, session: Session, name: str, key: str, action: str) -> dict[str, Any]:
+        """What every entry of one object's change holds: object, key, action, who and when."""
+        return {
+            "object": name,
+            "object_key": key,
             "action": action,
             "who": session.info.get(USER_KEY) or current_user.get() or UNKNOWN_USER,
             "at": self.clock.now(),
@@ -106,9 +108,14 @@ class AuditTrail:
             "old_value": None,
             "new_value": None,
         }
+
+    def entries(self, session: Session, obj: object, action: str) -> list[dict[str, Any]]:
+        """The audit rows for one object's change in the flush that is ending."""
+        state = sa.inspect(obj)
+        mapper = state.mapper
+        base = self._base(session, type(obj).__caruso__.name, _key_text(obj), action)
         if action != "update":
-            values = json.dumps({p.key: to_text(state.dict.get(p.key)) for p in mapper.column_attrs},
-                                sort_keys=True)
+            values = _values_text(state.dict, [p.key for p in mapper.column_attrs])
             return [{**base, ("new_value" if action == "insert" else "old_value"): values}]
         rows = []
         references = _references(mapper)
@@ -123,6 +130,34 @@ class AuditTrail:
                 found = _change(base, name, state.attrs[keys[0]].history)
             rows.extend(found)
         return rows
+
+    def inserted(self, session: Session, cls: type, keys: Iterable[Sequence[Any]],
+                 rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """The audit rows for objects of ``cls`` inserted without the unit of work, the
+        same as ``entries(session, obj, "insert")`` gives for each object flushed.
+
+        Args:
+            keys: each object's primary key, in the mapper's key order.
+            rows: each object's values by attribute key, as inserted (generated
+                keys included), in the order of ``keys``.
+
+        One ``who`` and one ``at`` (the clock read once) for the whole batch.
+        """
+        mapper = sa.inspect(cls)
+        attributes = [p.key for p in mapper.column_attrs]
+        base = self._base(session, cls.__caruso__.name, "", "insert")
+        return [{**base, "object_key": _key_parts_text(key),
+                 "new_value": _values_text(values, attributes)}
+                for key, values in zip(keys, rows, strict=True)]
+
+
+_VALUES_ENCODER = json.JSONEncoder(sort_keys=True)
+"""What ``json.dumps(..., sort_keys=True)`` uses, made once: a bulk insert encodes a value set per row."""
+
+
+def _values_text(values: Mapping[str, Any], attributes: Iterable[str]) -> str:
+    """Every value of an object as the JSON text of an insert or delete entry."""
+    return _VALUES_ENCODER.encode({key: to_text(values.get(key)) for key in attributes})
 
 
 def record_changes(session: Session, flush_context: Any) -> None:
@@ -161,7 +196,11 @@ def _change(base: dict[str, Any], attribute: str, history: Any) -> list[dict[str
 
 
 def _key_text(obj: object) -> str:
-    key = sa.inspect(type(obj)).primary_key_from_instance(obj)
+    return _key_parts_text(sa.inspect(type(obj)).primary_key_from_instance(obj))
+
+
+def _key_parts_text(key: Sequence[Any]) -> str:
+    """A primary key as the text of ``object_key``: its parts joined by ``/``."""
     return "/".join(to_text(part) or "" for part in key)
 
 

@@ -129,8 +129,8 @@ class BusinessModel:
 
         Rows are keyed by attribute name (foreign keys by their key, e.g.
         ``customer_id``); left-out attributes take their model default. An
-        auditable object goes through the unit of work instead, so each insert
-        is recorded.
+        auditable object gets its audit entries in a second executemany of the
+        same transaction, as complete as a unit-of-work insert writes them.
 
         Returns:
             The number of objects inserted.
