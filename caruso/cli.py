@@ -12,11 +12,13 @@ components' commands (``db``, ``bom``) arrive the same way.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import click
@@ -110,36 +112,36 @@ def run(folder: Path) -> None:
     """Start the application and serve until Ctrl-C (or SIGTERM), then stop cleanly."""
 
     app = _load(folder)
-    with app:
+    with stop_signals() as stop, app:
         _print_services(app)
         if "web" in app.services:
             click.echo(f"Front office: {app.services.get('web').listen()}")
         click.echo(f"Caruso application {app.name!r} is running; press Ctrl-C to stop.")
-        serve_until_stopped()
+        wait_for(stop)
         click.echo("Stopping...")
     click.echo("Stopped.")
 
 
-def serve_until_stopped(seconds: float | None = None) -> None:
-    """Block until Ctrl-C or SIGTERM (or ``seconds`` have passed), then return so the caller
-    stops its application cleanly instead of dying with a traceback."""
-    stop_requested = threading.Event()
-    previous = {
-        sig: signal.signal(sig, lambda *_: stop_requested.set())
-        for sig in (signal.SIGINT, signal.SIGTERM)
-    }
-    timer = threading.Timer(seconds, stop_requested.set) if seconds is not None else None
-    if timer is not None:
-        timer.daemon = True
-        timer.start()
+@contextlib.contextmanager
+def stop_signals() -> Iterator[threading.Event]:
+    """While the block runs, Ctrl-C and SIGTERM set the event yielded instead of interrupting,
+    so the caller stops its application cleanly instead of dying with a traceback. Installed
+    before anything starts: a signal that comes early is kept, not lost."""
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        while not stop_requested.wait(0.5):
-            pass
+        yield stop
     finally:
-        if timer is not None:
-            timer.cancel()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def wait_for(stop: threading.Event, seconds: float | None = None) -> None:
+    """Block until ``stop`` is set (or ``seconds`` have passed)."""
+    deadline = None if seconds is None else time.monotonic() + seconds
+    while not stop.wait(0.5):
+        if deadline is not None and time.monotonic() >= deadline:
+            return
 
 
 def _load(folder: Path):

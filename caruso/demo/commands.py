@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from caruso.cli import _load, _print_table, serve_until_stopped
+from caruso.cli import _load, _print_table, stop_signals, wait_for
 from caruso.demo.templates import TEMPLATES, create, demo_module
 from caruso.errors import TemplateError, WebError
 
@@ -61,15 +61,16 @@ def demo(template: str, customers: int, port: int, speed: float, folder: Path | 
         traffic = LiveTraffic(app, robots=robots, speed=speed, seed=seed)
         traffic.start()
         try:
-            try:
-                url = app.services.get("web").listen(port=port)
-            except WebError as exc:
-                raise WebError(f"{exc} (is a demo running already? start this one with --port)") from None
-            click.echo(f"\nFront office: {url}")
-            _print_table(("LOGIN", "PASSWORD", "ROLES", "LANDS ON"), users)
-            click.echo(f"\n{len(robots)} simulated agents answer the traffic at {speed:g}x speed; "
-                       "press Ctrl-C to stop.")
-            serve_until_stopped(seconds)
+            with stop_signals() as stop:
+                try:
+                    url = app.services.get("web").listen(port=port)
+                except WebError as exc:
+                    raise WebError(f"{exc} (is a demo running already? start this one with --port)") from None
+                click.echo(f"\nFront office: {url}")
+                _print_table(("LOGIN", "PASSWORD", "ROLES", "LANDS ON"), users)
+                click.echo(f"\n{len(robots)} simulated agents answer the traffic at {speed:g}x speed; "
+                           "press Ctrl-C to stop.")
+                wait_for(stop, seconds)
         finally:
             traffic.stop()
         counts = traffic.counts
