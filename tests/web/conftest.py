@@ -41,6 +41,25 @@ write = ["*"]
 actions = ["admin", "monitor", "reports", "api"]
 """
 
+METER_SCRIPT = """<?xml version="1.0" encoding="UTF-8"?>
+<script id="meter-reading" title="Meter reading" version="1" languages="en" start="meter">
+  <question id="meter" kind="text">
+    <prompt lang="en">What is the meter number?</prompt>
+    <go to="reading"/>
+  </question>
+  <question id="reading" kind="number" min="0" max="99999">
+    <prompt lang="en">What does the meter read?</prompt>
+    <go to="thanks"/>
+  </question>
+  <info id="thanks" modes="agent">
+    <prompt lang="en">Thank the customer for the reading {{ reading }}.</prompt>
+    <go to="done"/>
+  </info>
+  <end id="done" outcome="reading-taken"/>
+</script>
+"""
+"""A dialogue script the desktop's tests run: the meter number may come from the IVR."""
+
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from caruso.testing import make_app
+from tests.web.conftest import METER_SCRIPT
 
 DESCRIPTOR = """
 [application]
@@ -33,28 +34,11 @@ name = "support"
 name = "anna"
 """
 
-SCRIPT = """<?xml version="1.0" encoding="UTF-8"?>
-<script id="meter-reading" title="Meter reading" version="1" languages="en" start="meter">
-  <question id="meter" kind="text">
-    <prompt lang="en">What is the meter number?</prompt>
-    <go to="reading"/>
-  </question>
-  <question id="reading" kind="number" min="0" max="99999">
-    <prompt lang="en">What does the meter read?</prompt>
-    <go to="thanks"/>
-  </question>
-  <info id="thanks" modes="agent">
-    <prompt lang="en">Thank the customer for the reading {{ reading }}.</prompt>
-    <go to="done"/>
-  </info>
-  <end id="done" outcome="reading-taken"/>
-</script>
-"""
 
 
 @pytest.fixture
 def desk(tmp_path):
-    app = make_app(tmp_path / "app", DESCRIPTOR.format(db=tmp_path / "crm.db"), {"scripts/meter.xml": SCRIPT})
+    app = make_app(tmp_path / "app", DESCRIPTOR.format(db=tmp_path / "crm.db"), {"scripts/meter.xml": METER_SCRIPT})
     app.start()
     app.services.get("storage").upgrade()
     web = app.services.get("web")

@@ -19,7 +19,7 @@ from starlette.testclient import TestClient
 
 from caruso.testing import make_app
 from tests.channels.conftest import Relay, wait_for
-from tests.web.conftest import CSRF, Client
+from tests.web.conftest import CSRF, METER_SCRIPT, Client
 
 DESCRIPTOR = """
 [application]
@@ -68,23 +68,6 @@ max_delay = 0.2
 secret = "webhook-secret"
 """
 
-SCRIPT = """<?xml version="1.0" encoding="UTF-8"?>
-<script id="meter-reading" title="Meter reading" version="1" languages="en" start="meter">
-  <question id="meter" kind="text">
-    <prompt lang="en">What is the meter number?</prompt>
-    <go to="reading"/>
-  </question>
-  <question id="reading" kind="number" min="0" max="99999">
-    <prompt lang="en">What does the meter read?</prompt>
-    <go to="thanks"/>
-  </question>
-  <info id="thanks" modes="agent">
-    <prompt lang="en">Thank the customer for the reading {{ reading }}.</prompt>
-    <go to="done"/>
-  </info>
-  <end id="done" outcome="reading-taken"/>
-</script>
-"""
 
 PHONE = "+31201234567"
 EMAIL = "jan@example.nl"
@@ -102,7 +85,7 @@ def desk(tmp_path, relay):
     """A started application: two queues, agents anna and bert (both web users), the chat mounted
     at /chat, the e-mail channel sending to a loopback relay, one agent script, one customer."""
     app = make_app(tmp_path / "app", DESCRIPTOR.format(db=tmp_path / "crm.db", relay_port=relay.port),
-                   {"scripts/meter.xml": SCRIPT})
+                   {"scripts/meter.xml": METER_SCRIPT})
     app.start()
     app.services.get("storage").upgrade()
     web = app.services.get("web")

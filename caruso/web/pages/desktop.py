@@ -36,6 +36,7 @@ from starlette.routing import Route
 
 from caruso.errors import CarusoError
 from caruso.web.guard import Refused, guarded, hide, permissions, web_of
+from caruso.web.script_steps import answer_from_form
 from caruso.web.templating import MenuItem
 
 __all__ = ["ChatFeed", "Desk", "Entry", "menu", "routes"]
@@ -557,22 +558,8 @@ async def script_answer(request: Request) -> Response:
     if session is None:
         return _done(request, "no script runs for this contact yet; start one first", error=True)
     form = await request.form()
-    values = [str(v) for v in form.getlist("value")]
-
-    def answer() -> Any:
-        current = scripts.view(session)
-        if current.step != str(form.get("step", current.step)):
-            return None  # answered on another screen meanwhile: show the step it is at now
-        if current.kind == "info":
-            value: Any = None
-        elif current.kind == "multichoice":
-            value = values
-        else:
-            value = values[0] if values else ""
-        return scripts.answer(session, value)
-
     try:
-        view = await web.blocking(answer)
+        view = await web.blocking(answer_from_form, scripts, session, form)
     except CarusoError as exc:
         return _done(request, str(exc), error=True)
     if view is None:

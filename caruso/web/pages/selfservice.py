@@ -30,6 +30,7 @@ from starlette.routing import Route
 from caruso.errors import CarusoError, ValidationError
 from caruso.web.guard import Refused, guarded, hide, permissions, web_of
 from caruso.web.records import FieldErrors, Records, fields_of
+from caruso.web.script_steps import answer_from_form
 from caruso.web.templating import MenuItem
 
 __all__ = ["CONTACT_FIELDS", "SHOWN_FIELDS", "menu", "routes", "self_service_scripts"]
@@ -349,23 +350,9 @@ async def session_page(request: Request) -> Response:
     if view.mode != "self-service":
         return await _render_session(request, view, key, status=409)
     form = await request.form()
-    values = [str(v) for v in form.getlist("value")]
     session_id = view.session_id
-
-    def answer() -> Any:
-        current = scripts.view(session_id)
-        if current.step != str(form.get("step", current.step)):
-            return None  # answered in another tab meanwhile: show the step it is at now
-        if current.kind == "info":
-            value: Any = None
-        elif current.kind == "multichoice":
-            value = values
-        else:
-            value = values[0] if values else ""
-        return scripts.answer(session_id, value)
-
     try:
-        moved = await web.blocking(answer)
+        moved = await web.blocking(answer_from_form, scripts, session_id, form)
     except CarusoError as exc:
         current = await web.blocking(scripts.view, session_id)
         return await _render_session(request, current, key, status=409, error=str(exc))
