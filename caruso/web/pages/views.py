@@ -162,10 +162,14 @@ async def _detail_page(request: Request, view: DetailView | CompositeView) -> Re
     cls = records.object_class(view.object)
     parts = _parts(catalog, view)
     wanted = {related.collection: related.limit for part in parts for related in part["related"]}
-    record, collections = await web.blocking(records.with_related, view.object, key, wanted)
-    history = None
-    if any(part["kind"] == "history" for part in parts):
-        history = await web.blocking(_history, web, key, max(p["limit"] for p in parts if p["kind"] == "history"))
+    history_limit = max((p["limit"] for p in parts if p["kind"] == "history"), default=None)
+
+    def load() -> tuple[Any, Any, Any]:  # one trip to the worker threads for the whole page
+        record, collections = records.with_related(view.object, key, wanted)
+        history = _history(web, key, history_limit) if history_limit is not None else None
+        return record, collections, history
+
+    record, collections, history = await web.blocking(load)
     lists = {related.collection: _related_table(catalog, view.object, related) for part in parts
              for related in part["related"]}
     template = "views/detail-fragment.html" if request.query_params.get("fragment") else "views/detail.html"
