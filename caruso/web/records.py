@@ -222,8 +222,10 @@ class Records:
                 if not self.perms.can_read(target_name):
                     found[collection] = []
                     continue
-                statement = record.select_related(collection).where(*self.perms.criteria(target_name, target))
-                found[collection] = [item.to_dict() for item in session.scalars(statement.limit(limit))]
+                columns = [getattr(target, prop.key) for prop in sa.inspect(target).column_attrs]
+                statement = (record.select_related(collection).where(*self.perms.criteria(target_name, target))
+                             .with_only_columns(*columns).limit(limit))  # rows, not objects: a page only reads them
+                found[collection] = [dict(row) for row in session.execute(statement).mappings()]
             return record.to_dict(), found
 
     def _load(self, session: Any, cls: type, key: str) -> Any:
