@@ -22,45 +22,49 @@ Tables:
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import decimal
 
 import sqlalchemy as sa
 
 from caruso import Service
 
-#: The DDL as the billing system's DBA wrote it (kept as text: it is theirs, not ours).
-DDL = (
-    """CREATE TABLE IF NOT EXISTS TARIEF (
-        TARIEF_CD      VARCHAR(8)    NOT NULL PRIMARY KEY,
-        TARIEF_OMS     VARCHAR(60)   NOT NULL,
-        PRODUCT_CD     CHAR(1)       NOT NULL,
-        PRIJS_EENHEID  NUMERIC(9,5),
-        VASTRECHT_MND  NUMERIC(8,2),
-        GROEN_JN       CHAR(1)       DEFAULT 'N'
-    )""",
-    """CREATE TABLE IF NOT EXISTS KLANT_FACTUUR (
-        FACT_NR        VARCHAR(12)   NOT NULL PRIMARY KEY,
-        KLANTNR        INTEGER       NOT NULL,
-        FACT_DT        DATE          NOT NULL,
-        VERVAL_DT      DATE,
-        FCT_BEDRAG     NUMERIC(10,2) NOT NULL,
-        OPEN_BEDRAG    NUMERIC(10,2),
-        FACT_SOORT     CHAR(1)       DEFAULT 'V',
-        FACT_STATUS    CHAR(1)       DEFAULT 'O',
-        PER_VAN        DATE,
-        PER_TM         DATE
-    )""",
-    "CREATE INDEX IF NOT EXISTS KLANT_FACTUUR_KLANTNR ON KLANT_FACTUUR (KLANTNR)",
-    """CREATE TABLE IF NOT EXISTS BET_REGELING (
-        REG_NR          INTEGER       NOT NULL PRIMARY KEY,
-        KLANTNR         INTEGER       NOT NULL,
-        START_DT        DATE          NOT NULL,
-        AANT_TERMIJN    INTEGER       NOT NULL,
-        TERMIJN_BEDRAG  NUMERIC(10,2) NOT NULL,
-        TOTAAL_BEDRAG   NUMERIC(10,2) NOT NULL,
-        REG_STATUS      CHAR(1)       DEFAULT 'A',
-        AANGEMAAKT_DOOR VARCHAR(20)
-    )""",
-    "CREATE INDEX IF NOT EXISTS BET_REGELING_KLANTNR ON BET_REGELING (KLANTNR)",
+#: The billing system's tables as its DBA made them. Upper-case names, which SQLAlchemy quotes,
+#: so they keep their case on every backend (an unquoted KLANT_FACTUUR becomes klant_factuur
+#: on PostgreSQL, and the model's legacy mapping names the table as the billing system does).
+LEGACY = sa.MetaData()
+sa.Table(
+    "TARIEF", LEGACY,
+    sa.Column("TARIEF_CD", sa.String(8), primary_key=True),
+    sa.Column("TARIEF_OMS", sa.String(60), nullable=False),
+    sa.Column("PRODUCT_CD", sa.CHAR(1), nullable=False),
+    sa.Column("PRIJS_EENHEID", sa.Numeric(9, 5)),
+    sa.Column("VASTRECHT_MND", sa.Numeric(8, 2)),
+    sa.Column("GROEN_JN", sa.CHAR(1), server_default="N"),
+)
+sa.Table(
+    "KLANT_FACTUUR", LEGACY,
+    sa.Column("FACT_NR", sa.String(12), primary_key=True),
+    sa.Column("KLANTNR", sa.Integer, nullable=False, index=True),
+    sa.Column("FACT_DT", sa.Date, nullable=False),
+    sa.Column("VERVAL_DT", sa.Date),
+    sa.Column("FCT_BEDRAG", sa.Numeric(10, 2), nullable=False),
+    sa.Column("OPEN_BEDRAG", sa.Numeric(10, 2)),
+    sa.Column("FACT_SOORT", sa.CHAR(1), server_default="V"),
+    sa.Column("FACT_STATUS", sa.CHAR(1), server_default="O"),
+    sa.Column("PER_VAN", sa.Date),
+    sa.Column("PER_TM", sa.Date),
+)
+sa.Table(
+    "BET_REGELING", LEGACY,
+    sa.Column("REG_NR", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("KLANTNR", sa.Integer, nullable=False, index=True),
+    sa.Column("START_DT", sa.Date, nullable=False),
+    sa.Column("AANT_TERMIJN", sa.Integer, nullable=False),
+    sa.Column("TERMIJN_BEDRAG", sa.Numeric(10, 2), nullable=False),
+    sa.Column("TOTAAL_BEDRAG", sa.Numeric(10, 2), nullable=False),
+    sa.Column("REG_STATUS", sa.CHAR(1), server_default="A"),
+    sa.Column("AANGEMAAKT_DOOR", sa.String(20)),
 )
 
 TABLES = ("TARIEF", "KLANT_FACTUUR", "BET_REGELING")
@@ -96,17 +100,26 @@ def create_billing_tables(bind: sa.Engine | str, *, seed: bool = True) -> list[s
     if not created:
         return []
     with engine.begin() as connection:
-        for statement in DDL:
-            connection.exec_driver_sql(statement)
+        LEGACY.create_all(connection, tables=[LEGACY.tables[name] for name in created])
         if seed and "TARIEF" in created:
-            connection.execute(
-                sa.text("INSERT INTO TARIEF VALUES (:c, :o, :p, :e, :v, :g)"),
-                [dict(zip("copevg", row)) for row in TARIFFS])
+            _insert(connection, LEGACY.tables["TARIEF"], TARIFFS)
         if seed and "KLANT_FACTUUR" in created:
-            connection.execute(
-                sa.text("INSERT INTO KLANT_FACTUUR VALUES (:n, :k, :d, :v, :b, :o, :s, :st, :pv, :pt)"),
-                [dict(zip(("n", "k", "d", "v", "b", "o", "s", "st", "pv", "pt"), row)) for row in SEED_BILLS])
+            _insert(connection, LEGACY.tables["KLANT_FACTUUR"], SEED_BILLS)
     return created
+
+
+def _insert(connection: sa.Connection, table: sa.Table, rows: tuple[tuple, ...]) -> None:
+    connection.execute(table.insert(), [{column.name: _typed(column, value) for column, value in
+                                         zip(table.columns, row, strict=True)} for row in rows])
+
+
+def _typed(column: sa.Column, value: object) -> object:
+    """A seed value written as text, as the column's type takes it."""
+    if isinstance(column.type, sa.Date) and isinstance(value, str):
+        return dt.date.fromisoformat(value)
+    if isinstance(column.type, sa.Numeric) and isinstance(value, str):
+        return decimal.Decimal(value)
+    return value
 
 
 class BillingDatabaseStandIn(Service):
