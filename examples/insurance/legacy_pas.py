@@ -31,14 +31,12 @@ Faults:
 
 from __future__ import annotations
 
-import argparse
-import socketserver
 import threading
-from collections import Counter
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from xmlrpc.client import Fault
-from xmlrpc.server import SimpleXMLRPCRequestHandler, SimpleXMLRPCServer
+
+from caruso.standin import XmlRpcStandIn, run_standin_cli
 
 CLIENT_NOT_FOUND = 5001
 POLICY_NOT_FOUND = 5002
@@ -146,67 +144,35 @@ class Portfolio:
             raise Fault(POLICY_NOT_FOUND, f"POLICY NOT FOUND: {policy_no}") from None
 
 
-class _QuietHandler(SimpleXMLRPCRequestHandler):
-    rpc_paths = ("/", "/RPC2")
-
-    def log_message(self, format: str, *args) -> None:
-        pass
-
-
-class PasServer(socketserver.ThreadingMixIn, SimpleXMLRPCServer):
+class PasServer(XmlRpcStandIn):
     """The XML-RPC server: one thread per connection."""
 
-    daemon_threads = True
-
     def __init__(self, host: str = "127.0.0.1", port: int = 0):
-        super().__init__((host, port), requestHandler=_QuietHandler, logRequests=False, allow_none=False)
         self.portfolio = Portfolio()
-        self.calls: Counter[str] = Counter()
-        self._calls_lock = threading.Lock()
-        for name, function in {
-            "system.status": self.portfolio.status,
-            "client.list": self.portfolio.clients,
-            "client.get": self.portfolio.client,
-            "policy.list": self.portfolio.policies,
-            "policy.get": self.portfolio.policy,
-            "policy.renew": self.portfolio.renew,
-            "claim.register": self.portfolio.register_claim,
-        }.items():
-            self.register_function(function, name)
-
-    @property
-    def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def _dispatch(self, method: str, params: tuple):
-        with self._calls_lock:
-            self.calls[method] += 1
-        return super()._dispatch(method, params)
+        super().__init__(
+            {
+                "system.status": self.portfolio.status,
+                "client.list": self.portfolio.clients,
+                "client.get": self.portfolio.client,
+                "policy.list": self.portfolio.policies,
+                "policy.get": self.portfolio.policy,
+                "policy.renew": self.portfolio.renew,
+                "claim.register": self.portfolio.register_claim,
+            },
+            host,
+            port,
+        )
 
 
 def serve(port: int = 0, host: str = "127.0.0.1") -> tuple[PasServer, threading.Thread]:
-    """Start the stand-in on a background thread; stop it with ``server.shutdown(); server.server_close()``."""
+    """Start the stand-in on a background thread; stop it with ``server.stop()``."""
     server = PasServer(host, port)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              name="legacy-pas", daemon=True)
-    thread.start()
-    return server, thread
+    return server, server.serve_in_background("legacy-pas")
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="A stand-in policy administration system (XML-RPC).")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8911)
-    args = parser.parse_args(argv)
-    server = PasServer(args.host, args.port)
-    print(f"{SYSTEM} listening on {server.url}; clients {', '.join(CLIENTS)}; Ctrl+C stops it", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    run_standin_cli(PasServer, "A stand-in policy administration system (XML-RPC).", 8911, SYSTEM, argv,
+                    hint=f"clients {', '.join(CLIENTS)}")
 
 
 if __name__ == "__main__":

@@ -28,15 +28,12 @@ Faults:
 
 from __future__ import annotations
 
-import argparse
-import socketserver
 import threading
-import time
-from collections import Counter
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from xmlrpc.client import Fault
-from xmlrpc.server import SimpleXMLRPCRequestHandler, SimpleXMLRPCServer
+
+from caruso.standin import XmlRpcStandIn, run_standin_cli
 
 CUSTOMER_NOT_FOUND = 4001
 INVALID_AMOUNT = 4002
@@ -161,70 +158,32 @@ def _money(amount: Decimal) -> str:
     return str(amount.quantize(CENT))
 
 
-class _QuietHandler(SimpleXMLRPCRequestHandler):
-    rpc_paths = ("/", "/RPC2")
-
-    def log_message(self, format: str, *args) -> None:  # one line per call is noise in tests
-        pass
-
-
-class BillingServer(socketserver.ThreadingMixIn, SimpleXMLRPCServer):
+class BillingServer(XmlRpcStandIn):
     """The XML-RPC server: one thread per connection, like the host's gateway."""
 
-    daemon_threads = True
-
     def __init__(self, host: str = "127.0.0.1", port: int = 0, ledger: Ledger | None = None):
-        super().__init__((host, port), requestHandler=_QuietHandler, logRequests=False)
         self.ledger = ledger or Ledger()
-        self.latency = 0.0
-        self.calls: Counter[str] = Counter()
-        self._calls_lock = threading.Lock()
-        self.register_function(self.ledger.status, "system.status")
-        self.register_function(self.ledger.invoices, "invoices.list")
-        self.register_function(self.ledger.balance, "account.balance")
-        self.register_function(self.ledger.record_payment, "account.record_payment")
-
-    @property
-    def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def _dispatch(self, method: str, params: tuple):
-        with self._calls_lock:
-            self.calls[method] += 1
-        if self.latency and not method.startswith("system."):
-            time.sleep(self.latency)
-        return super()._dispatch(method, params)
+        super().__init__(
+            {
+                "system.status": self.ledger.status,
+                "invoices.list": self.ledger.invoices,
+                "account.balance": self.ledger.balance,
+                "account.record_payment": self.ledger.record_payment,
+            },
+            host,
+            port,
+        )
 
 
 def serve(port: int = 0, host: str = "127.0.0.1") -> tuple[BillingServer, threading.Thread]:
-    """Start the stand-in on a background thread; stop it with ``server.shutdown(); server.server_close()``."""
+    """Start the stand-in on a background thread; stop it with ``server.stop()``."""
     server = BillingServer(host, port)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="legacy-billing", daemon=True
-    )
-    thread.start()
-    return server, thread
+    return server, server.serve_in_background("legacy-billing")
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="A stand-in legacy billing host (XML-RPC).")
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8901, help="port to listen on (default 8901)")
-    parser.add_argument(
-        "--latency", type=float, default=0.0, help="seconds added to every business call (default 0)"
-    )
-    args = parser.parse_args(argv)
-    server = BillingServer(args.host, args.port)
-    server.latency = args.latency
-    customers = ", ".join(OPENING_LEDGER)
-    print(f"{SYSTEM} listening on {server.url}; customers {customers}; Ctrl+C stops it", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    run_standin_cli(BillingServer, "A stand-in legacy billing host (XML-RPC).", 8901, SYSTEM, argv,
+                    hint=f"customers {', '.join(OPENING_LEDGER)}")
 
 
 if __name__ == "__main__":

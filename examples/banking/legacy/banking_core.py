@@ -36,15 +36,14 @@ with whatever the demo-data generator made.
 
 from __future__ import annotations
 
-import argparse
 import re
-import socketserver
 import threading
 from collections import Counter
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from xmlrpc.client import Fault
-from xmlrpc.server import SimpleXMLRPCRequestHandler, SimpleXMLRPCServer
+
+from caruso.standin import XmlRpcStandIn, run_standin_cli
 
 SYSTEM = "CORE/7.1 (stand-in)"
 
@@ -147,66 +146,32 @@ def annuity(principal: Decimal, yearly_rate: Decimal, months: int) -> Decimal:
     return (principal * monthly_rate * factor / (factor - 1)).quantize(CENT, ROUND_HALF_UP)
 
 
-class _QuietHandler(SimpleXMLRPCRequestHandler):
-    rpc_paths = ("/", "/RPC2")
-
-    def log_message(self, format: str, *args) -> None:
-        pass
-
-
-class CoreBankingServer(socketserver.ThreadingMixIn, SimpleXMLRPCServer):
+class CoreBankingServer(XmlRpcStandIn):
     """The XML-RPC gateway of the host: one thread per connection."""
 
-    daemon_threads = True
-    allow_reuse_address = True
-
     def __init__(self, host: str = "127.0.0.1", port: int = 0, book: Book | None = None):
-        super().__init__((host, port), requestHandler=_QuietHandler, logRequests=False, allow_none=False)
         self.book = book or Book()
-        self.calls: Counter[str] = Counter()
-        self._calls_lock = threading.Lock()
-        for name, function in {
-            "system.status": self.book.status,
-            "card.status": self.book.card_status,
-            "card.block": self.book.block_card,
-            "loan.quote": self.book.loan_quote,
-            "customer.change_address": self.book.change_address,
-        }.items():
-            self.register_function(function, name)
-
-    @property
-    def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def _dispatch(self, method: str, params: tuple):
-        with self._calls_lock:
-            self.calls[method] += 1
-        return super()._dispatch(method, params)
+        super().__init__(
+            {
+                "system.status": self.book.status,
+                "card.status": self.book.card_status,
+                "card.block": self.book.block_card,
+                "loan.quote": self.book.loan_quote,
+                "customer.change_address": self.book.change_address,
+            },
+            host,
+            port,
+        )
 
 
 def serve(port: int = 0, host: str = "127.0.0.1") -> tuple[CoreBankingServer, threading.Thread]:
-    """Start the stand-in on a background thread; stop it with ``server.shutdown(); server.server_close()``."""
+    """Start the stand-in on a background thread; stop it with ``server.stop()``."""
     server = CoreBankingServer(host, port)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              name="core-banking-standin", daemon=True)
-    thread.start()
-    return server, thread
+    return server, server.serve_in_background("core-banking-standin")
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="A stand-in core-banking host (XML-RPC).")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8931)
-    args = parser.parse_args(argv)
-    server = CoreBankingServer(args.host, args.port)
-    print(f"{SYSTEM} listening on {server.url}; Ctrl+C stops it", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    run_standin_cli(CoreBankingServer, "A stand-in core-banking host (XML-RPC).", 8931, SYSTEM, argv)
 
 
 if __name__ == "__main__":

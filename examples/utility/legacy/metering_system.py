@@ -36,15 +36,13 @@ Faults:
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import re
-import socketserver
 import threading
-from collections import Counter
 from datetime import date, datetime, timedelta
 from xmlrpc.client import Fault
-from xmlrpc.server import SimpleXMLRPCRequestHandler, SimpleXMLRPCServer
+
+from caruso.standin import XmlRpcStandIn, run_standin_cli
 
 UNKNOWN_EAN = 310
 BAD_DATE = 320
@@ -184,61 +182,35 @@ def synthetic_history(ean: str, today: date, months: int = HISTORY_MONTHS) -> li
     return readings[:months]
 
 
-class _QuietHandler(SimpleXMLRPCRequestHandler):
+class MeteringServer(XmlRpcStandIn):
+    """The metering system's XML-RPC gateway: one thread per connection, also on ``/mdm``."""
+
     rpc_paths = ("/", "/RPC2", "/mdm")
 
-    def log_message(self, format: str, *args) -> None:
-        pass
-
-
-class MeteringServer(socketserver.ThreadingMixIn, SimpleXMLRPCServer):
-    """The metering system's XML-RPC gateway: one thread per connection."""
-
-    daemon_threads = True
-
     def __init__(self, host: str = "127.0.0.1", port: int = 0, data: MeterData | None = None):
-        super().__init__((host, port), requestHandler=_QuietHandler, logRequests=False, allow_none=True)
         self.data = data or MeterData()
-        self.calls: Counter[str] = Counter()
-        self._calls_lock = threading.Lock()
-        self.register_function(self.data.status, "MDM.Status")
-        self.register_function(self.data.meter, "MDM.GetMeter")
-        self.register_function(self.data.readings, "MDM.GetReadings")
-        self.register_function(self.data.submit, "MDM.SubmitReading")
-
-    @property
-    def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def _dispatch(self, method: str, params: tuple):
-        with self._calls_lock:
-            self.calls[method] += 1
-        return super()._dispatch(method, params)
+        super().__init__(
+            {
+                "MDM.Status": self.data.status,
+                "MDM.GetMeter": self.data.meter,
+                "MDM.GetReadings": self.data.readings,
+                "MDM.SubmitReading": self.data.submit,
+            },
+            host,
+            port,
+            allow_none=True,
+        )
 
 
 def serve(port: int = 0, host: str = "127.0.0.1") -> tuple[MeteringServer, threading.Thread]:
-    """Start the stand-in on a background thread; stop it with ``server.shutdown(); server.server_close()``."""
+    """Start the stand-in on a background thread; stop it with ``server.stop()``."""
     server = MeteringServer(host, port)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              name="legacy-metering", daemon=True)
-    thread.start()
-    return server, thread
+    return server, server.serve_in_background("legacy-metering")
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="A stand-in metering system (XML-RPC).")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8911)
-    args = parser.parse_args(argv)
-    server = MeteringServer(args.host, args.port)
-    print(f"{SYSTEM} listening on {server.url}; try EAN {ean_code('electricity', 1)}; Ctrl+C stops it", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    run_standin_cli(MeteringServer, "A stand-in metering system (XML-RPC).", 8911, SYSTEM, argv,
+                    hint=f"try EAN {ean_code('electricity', 1)}")
 
 
 if __name__ == "__main__":
