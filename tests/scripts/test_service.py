@@ -330,3 +330,27 @@ def test_answers_older_than_the_reuse_window_are_asked_again(app_in_virtual_time
     clock.advance(86_400 + 1)
     later = scripts.start_session("move", customer=1, mode="self-service", channel="web")
     assert "date" == later.step
+
+
+def test_a_yes_no_decision_and_a_reuse_no_question_are_asked_in_every_session(tmp_path):
+    """Yesterday's "yes, open a request" must not open today's; an identity answer is not reused."""
+    script = SCRIPT.replace('<question id="date" kind="date" min="2026-01-01">',
+                            '<question id="date" kind="date" min="2026-01-01" reuse="no">')
+    folder = write_app(tmp_path / "app", script=script,
+                       settings='[services.clock]\nimplementation = "caruso.clock:ManualClock"\n')
+    application = load_app(folder)
+    with application:
+        application.services.get("storage").upgrade()
+        bom = application.services.get("bom")
+        with bom.unit_of_work() as session:
+            session.add(bom.Customer(id=1, name="Ada", email="ada@example.com"))
+        scripts = application.services.get("scripts")
+        first = scripts.start_session("move", customer=1, mode="self-service", channel="web")
+        first = scripts.answer(first.session_id, "2026-07-01")
+        assert "request" == first.step
+        scripts.answer(first.session_id, True)
+        application.services.resolve("clock").advance(60)
+        again = scripts.start_session("move", customer=1, mode="self-service", channel="web")
+        assert "date" == again.step  # reuse="no": asked again
+        again = scripts.answer(again.session_id, "2026-07-02")
+        assert "request" == again.step  # a yes/no: asked again, not taken from the first session

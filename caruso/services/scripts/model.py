@@ -103,6 +103,7 @@ class Question:
     choices: tuple[Choice, ...] = ()
     prefill: Expr | None = None
     confirm: bool = False
+    reuse: bool = True  # may the customer's answer from a recent session stand in for asking?
     modes: tuple[str, ...] = MODES  # where the step applies; others skip it
     on_enter: tuple[ActionCall, ...] = ()
     transitions: tuple[Transition, ...] = ()

@@ -186,6 +186,8 @@ class _Reader:
             choices=tuple(self._choice(c, language) for c in element.iterchildren("choice")),
             prefill=self._expr(element, "prefill"),
             confirm=self._get(element, "confirm") == "yes",
+            # a yes/no is this session's decision (open a request? block the card?): never reused
+            reuse=element.get("reuse", "no" if element.get("kind") == "yesno" else "yes") == "yes",
             modes=modes,
             on_enter=on_enter,
             transitions=transitions,

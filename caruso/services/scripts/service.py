@@ -46,7 +46,7 @@ from caruso.services.base import DOWN, Health, Service
 from caruso.services.scripts.actions import BUILTIN_ACTIONS, ActionDefinition, check_arguments
 from caruso.services.scripts.activity import ActivitySettings, SessionRecorder
 from caruso.services.scripts.interpreter import DEFAULT_MAX_SILENT_STEPS, Interpreter, LiveSession
-from caruso.services.scripts.model import Binding, Script
+from caruso.services.scripts.model import Binding, Question, Script
 from caruso.services.scripts.state import ACTIVE, ENDED, FAILED
 from caruso.services.scripts.store import SessionStore
 from caruso.services.scripts.views import SessionView
@@ -193,7 +193,7 @@ class ScriptsService(Service):
         if channel is not None:
             full_context["channel"] = channel
         if customer is not None:
-            known = {**self._recent_answers(customer), **(known or {})}
+            known = {**self._recent_answers(customer, interpreter.script), **(known or {})}
         live = interpreter.create(uuid.uuid4().hex, mode=mode, language=language, context=full_context,
                                   known=known)
         failure: ScriptError | None = None
@@ -209,12 +209,16 @@ class ScriptsService(Service):
             raise failure
         return interpreter.view(live)
 
-    def _recent_answers(self, customer: Any) -> dict[str, Any]:
+    def _recent_answers(self, customer: Any, script: Script) -> dict[str, Any]:
+        """The customer's recent answers to the questions of ``script`` that allow reuse
+        (``reuse="no"`` and yes/no questions are asked in every session)."""
         window = self._settings().reuse_answers_within
         if not window:
             return {}
+        reusable = {step.variable for step in script.steps.values() if isinstance(step, Question) and step.reuse}
         since = self.clock.now() - timedelta(seconds=window)
-        return self._store().recent_answers(customer, since=since)
+        return {name: value for name, value in self._store().recent_answers(customer, since=since).items()
+                if name in reusable}
 
     def view(self, session_id: str) -> SessionView:
         """The session's current step, with every answer given so far.
