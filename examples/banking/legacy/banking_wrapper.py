@@ -9,7 +9,8 @@ fault 5102. Two ways in, as most banks have them:
 - the **nightly positions file** (a fixed-width feed, ``banking_positions.py``) for the
   balances, read with :meth:`CoreBankingService.import_positions`.
 
-Timeouts, retries, the circuit breaker and health come from ``LegacyService``
+Timeouts, retries, the circuit breaker and health come from ``LegacyService``, the XML-RPC
+client from ``XmlRpcLegacyService``
 (docs/wrapper-services.md). When the host does not answer, health says
 ``core banking unreachable: ...`` and the rest of the CRM carries on: the customer's
 360-degree view is the CRM's own data.
@@ -17,7 +18,6 @@ Timeouts, retries, the circuit breaker and health come from ``LegacyService``
 
 from __future__ import annotations
 
-import http.client
 import logging
 import xmlrpc.client
 from decimal import Decimal, InvalidOperation
@@ -30,7 +30,8 @@ from banking_positions import FeedProblem, parse_positions
 
 from caruso.errors import LegacySystemError, LegacyUnavailable
 from caruso.services.base import Health
-from caruso.services.legacy import LegacyService, LegacySettings
+from caruso.services.legacy import LegacySettings
+from caruso.services.xmlrpc_legacy import XmlRpcLegacyService
 
 log = logging.getLogger("caruso.banking")
 
@@ -89,29 +90,19 @@ class PositionsImport:
     refused: tuple[FeedProblem, ...]
 
 
-class CoreBankingService(LegacyService):
+class CoreBankingService(XmlRpcLegacyService):
     """Cards, loans, addresses and positions from the core-banking host."""
 
     system = "core banking"
     Settings = CoreBankingSettings
+    fault_meanings = FAULT_MEANINGS
 
     # --- connection -----------------------------------------------------------------
 
-    def connect(self) -> xmlrpc.client.ServerProxy:
-        proxy = xmlrpc.client.ServerProxy(self.settings.url, transport=_TimeoutTransport(self.settings.timeout))
+    def check(self, proxy: xmlrpc.client.ServerProxy) -> None:
         status = proxy.system.status().get("STATUS")
         if status != "UP":
             raise LegacyUnavailable(self.system, "connect", f"the host reports status {status!r} instead of 'UP'")
-        return proxy
-
-    def disconnect(self, client: xmlrpc.client.ServerProxy) -> None:
-        client("close")()
-
-    def translate_error(self, exc: Exception, operation: str) -> LegacySystemError | None:
-        if isinstance(exc, xmlrpc.client.Fault) and exc.faultCode in FAULT_MEANINGS:
-            meaning = FAULT_MEANINGS[exc.faultCode]
-            return LegacySystemError(self.system, operation, f"{meaning} (fault {exc.faultCode}: {exc.faultString})")
-        return None
 
     def health(self) -> Health:
         """The base class's verdict; when it is down, it starts with "core banking unreachable"."""
@@ -124,7 +115,7 @@ class CoreBankingService(LegacyService):
 
     def card_status(self, card: str) -> str:
         """``active`` or ``blocked``, as the host has it now."""
-        answer = self._remote("card.status", str(card), idempotent=True)
+        answer = self.remote("card.status", str(card), idempotent=True)
         return "blocked" if answer["STATUS"] == "B" else "active"
 
     def block_card(self, card: str, reason: str = "lost", requested_by: str = "crm") -> CardBlock:
@@ -136,7 +127,7 @@ class CoreBankingService(LegacyService):
         if code is None:
             raise ValueError(f"the reason for a block is one of {', '.join(REASONS)}, not {reason!r}")
         try:
-            answer = self._remote("card.block", str(card), code, str(requested_by or "crm"))
+            answer = self.remote("card.block", str(card), code, str(requested_by or "crm"))
         except LegacySystemError as error:
             fault = error.__cause__
             if isinstance(fault, xmlrpc.client.Fault) and fault.faultCode == ALREADY_BLOCKED:
@@ -147,13 +138,13 @@ class CoreBankingService(LegacyService):
     def loan_quote(self, kind: str, amount: Any, months: int) -> LoanQuote:
         """What a loan of ``amount`` over ``months`` would cost: the rate and the monthly payment."""
         principal = _money(amount)
-        answer = self._remote("loan.quote", str(kind).upper(), str(principal), int(months), idempotent=True)
+        answer = self.remote("loan.quote", str(kind).upper(), str(principal), int(months), idempotent=True)
         return LoanQuote(str(kind), principal, int(months), Decimal(answer["RATE"]), Decimal(answer["MONTHLY"]),
                          Decimal(answer["TOTAL"]))
 
     def change_address(self, cif: str, street: str, postcode: str, city: str, country: str = "NL") -> str:
         """Record a new address at the host; its change number."""
-        answer = self._remote("customer.change_address", str(cif), street, postcode, city, country)
+        answer = self.remote("customer.change_address", str(cif), street, postcode, city, country)
         return answer["CHANGENO"]
 
     # --- the positions feed ------------------------------------------------------------
@@ -198,22 +189,6 @@ class CoreBankingService(LegacyService):
         if not path.is_absolute():
             path = Path(self.settings.feed_dir) / path
         return path
-
-    def _remote(self, method: str, *params: Any, idempotent: bool = False) -> Any:
-        return self.call(method, lambda proxy: getattr(proxy, method)(*params), idempotent=idempotent)
-
-
-class _TimeoutTransport(xmlrpc.client.Transport):
-    """A socket timeout on the HTTP connection, so a worker is freed when the host hangs."""
-
-    def __init__(self, timeout: float, **kwargs: Any):
-        super().__init__(**kwargs)
-        self.timeout = timeout
-
-    def make_connection(self, host: Any) -> http.client.HTTPConnection:
-        connection = super().make_connection(host)
-        connection.timeout = self.timeout
-        return connection
 
 
 def _money(amount: Any) -> Decimal:

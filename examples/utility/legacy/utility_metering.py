@@ -12,7 +12,8 @@ the template's ``caruso.toml``::
     url = "http://127.0.0.1:8911"
     timeout = 2.0
 
-Timeouts, retries, the circuit breaker and health come from ``LegacyService``
+Timeouts, retries, the circuit breaker and health come from ``LegacyService``, the XML-RPC
+client from ``XmlRpcLegacyService``
 (docs/wrapper-services.md); this module is the translation, plus a health that says in
 one phrase what an operator needs to know when the system is gone: "metering system
 unreachable".
@@ -20,18 +21,17 @@ unreachable".
 
 from __future__ import annotations
 
-import http.client
 import socket
 import xmlrpc.client
 from datetime import date, datetime
-from typing import Any
 from urllib.parse import urlsplit
 
 import attrs
 
-from caruso.errors import LegacySystemError, LegacyUnavailable
+from caruso.errors import LegacyUnavailable
 from caruso.services.base import Health
-from caruso.services.legacy import LegacyService, LegacySettings
+from caruso.services.legacy import LegacySettings
+from caruso.services.xmlrpc_legacy import XmlRpcLegacyService
 
 #: What the metering system's fault codes mean, for the agent or customer who reads them.
 FAULT_MEANINGS = {
@@ -96,36 +96,25 @@ class Submission:
         return "accepted" if self.accepted else "implausible"
 
 
-class MeteringService(LegacyService):
+class MeteringService(XmlRpcLegacyService):
     """Meter data from the metering system: meters, readings, and new readings to check and store."""
 
     system = "metering"
     Settings = MeteringSettings
+    fault_meanings = FAULT_MEANINGS
+    allow_none = True
 
-    def connect(self) -> xmlrpc.client.ServerProxy:
-        """A proxy with a socket timeout, checked with ``MDM.Status``."""
-        secure = self.settings.url.startswith("https:")
-        transport = (_SafeTimeoutTransport if secure else _TimeoutTransport)(self.settings.timeout)
-        proxy = xmlrpc.client.ServerProxy(self.settings.url, transport=transport, allow_none=True)
+    def check(self, proxy: xmlrpc.client.ServerProxy) -> None:
+        """``MDM.Status`` must say ONLINE."""
         status = proxy.MDM.Status().get("STATUS")
         if status != "ONLINE":
             raise LegacyUnavailable(self.system, "connect", f"the metering system reports {status!r} instead of 'ONLINE'")
-        return proxy
-
-    def disconnect(self, client: xmlrpc.client.ServerProxy) -> None:
-        client("close")()
-
-    def translate_error(self, exc: Exception, operation: str) -> LegacySystemError | None:
-        if isinstance(exc, xmlrpc.client.Fault) and exc.faultCode in FAULT_MEANINGS:
-            return LegacySystemError(
-                self.system, operation, f"{FAULT_MEANINGS[exc.faultCode]} (fault {exc.faultCode}: {exc.faultString})")
-        return None
 
     # -- the interface -------------------------------------------------------------
 
     def meter(self, ean: str) -> MeterInfo:
         """The meter on a connection, with its last reading."""
-        row = self._remote("MDM.GetMeter", str(ean), idempotent=True)
+        row = self.remote("MDM.GetMeter", str(ean), idempotent=True)
         return MeterInfo(ean=row["EAN"], product=PRODUCTS.get(row["PRODUCT"], row["PRODUCT"].lower()),
                          meter_number=row["METER_NO"], smart=row["TYPE"] == "SLIM",
                          registers=int(row["REGISTERS"]), unit=UNITS.get(row["UNIT"], row["UNIT"]),
@@ -133,7 +122,7 @@ class MeteringService(LegacyService):
 
     def readings(self, ean: str, count: int = 12) -> list[Reading]:
         """The connection's latest readings, newest first."""
-        return [_reading(row) for row in self._remote("MDM.GetReadings", str(ean), int(count), idempotent=True)]
+        return [_reading(row) for row in self.remote("MDM.GetReadings", str(ean), int(count), idempotent=True)]
 
     def submit_reading(self, ean: str, read_on: date, normal: int, low: int = 0, *, origin: str = "customer") -> Submission:
         """Hand a reading to the metering system; whether it was accepted or kept to be checked.
@@ -143,7 +132,7 @@ class MeteringService(LegacyService):
         """
         if isinstance(read_on, datetime):
             read_on = read_on.date()
-        answer = self._remote("MDM.SubmitReading", str(ean), read_on.strftime("%Y%m%d"), int(normal), int(low),
+        answer = self.remote("MDM.SubmitReading", str(ean), read_on.strftime("%Y%m%d"), int(normal), int(low),
                               {"customer": "KLANT", "agent": "AGENT", "ivr": "IVR", "web": "WEB"}.get(origin, "KLANT"))
         if answer["RESULT"] == "ACCEPTED":
             return Submission(number=answer["READING_NO"], accepted=True)
@@ -177,30 +166,6 @@ class MeteringService(LegacyService):
                 return None
         except OSError as exc:
             return exc.strerror or type(exc).__name__
-
-    def _remote(self, method: str, *params: Any, idempotent: bool = False) -> Any:
-        return self.call(method, lambda proxy: getattr(proxy, method)(*params), idempotent=idempotent)
-
-
-class _TimeoutMixin:
-    """A socket timeout on the HTTP connection, so a worker is freed when the system hangs."""
-
-    def __init__(self, timeout: float, **kwargs: Any):
-        super().__init__(**kwargs)
-        self.timeout = timeout
-
-    def make_connection(self, host: Any) -> http.client.HTTPConnection:
-        connection = super().make_connection(host)
-        connection.timeout = self.timeout
-        return connection
-
-
-class _TimeoutTransport(_TimeoutMixin, xmlrpc.client.Transport):
-    pass
-
-
-class _SafeTimeoutTransport(_TimeoutMixin, xmlrpc.client.SafeTransport):
-    pass
 
 
 def _reading(row: dict) -> Reading:
