@@ -548,15 +548,22 @@ async def script_start(request: Request) -> Response:
     return _done(request)
 
 
+async def _running_script(request: Request) -> tuple[Any, Any, Any, str | None]:
+    """(the contact, the scripts service, the desk, the contact's script session or None)."""
+    _, _, item = await _held(request)
+    desk = Desk.of(request)
+    return item, _scripts(request), desk, desk.session(item.id)
+
+
+NO_SCRIPT = "no script runs for this contact yet; start one first"
+
+
 @guarded(action=ACTION)
 async def script_answer(request: Request) -> Response:
     web = web_of(request)
-    _, _, item = await _held(request)
-    scripts = _scripts(request)
-    desk = Desk.of(request)
-    session = desk.session(item.id)
+    item, scripts, desk, session = await _running_script(request)
     if session is None:
-        return _done(request, "no script runs for this contact yet; start one first", error=True)
+        return _done(request, NO_SCRIPT, error=True)
     form = await request.form()
     try:
         view = await web.blocking(answer_from_form, scripts, session, form)
@@ -572,12 +579,9 @@ async def script_answer(request: Request) -> Response:
 @guarded(action=ACTION)
 async def script_back(request: Request) -> Response:
     web = web_of(request)
-    _, _, item = await _held(request)
-    scripts = _scripts(request)
-    desk = Desk.of(request)
-    session = desk.session(item.id)
+    item, scripts, desk, session = await _running_script(request)
     if session is None:
-        return _done(request, "no script runs for this contact yet; start one first", error=True)
+        return _done(request, NO_SCRIPT, error=True)
     try:
         await web.blocking(scripts.back, session)
     except CarusoError as exc:

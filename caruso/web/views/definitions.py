@@ -30,10 +30,11 @@ def label_of(attribute: str) -> str:
 
 
 @attrs.frozen
-class Column:
+class _OfAttribute:
+    """What names one attribute of the object, and may give it a label."""
+
     attribute: str
     label: str = ""
-    where: Location = Location()
 
     @property
     def title(self) -> str:
@@ -41,27 +42,20 @@ class Column:
 
 
 @attrs.frozen
-class FilterSpec:
-    attribute: str
-    label: str = ""
+class Column(_OfAttribute):
     where: Location = Location()
-
-    @property
-    def title(self) -> str:
-        return self.label or label_of(self.attribute)
 
 
 @attrs.frozen
-class FieldSpec:
-    attribute: str
-    label: str = ""
+class FilterSpec(_OfAttribute):
+    where: Location = Location()
+
+
+@attrs.frozen
+class FieldSpec(_OfAttribute):
     help: str = ""
     readonly: bool = False
     where: Location = Location()
-
-    @property
-    def title(self) -> str:
-        return self.label or label_of(self.attribute)
 
 
 @attrs.frozen
