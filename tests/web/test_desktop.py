@@ -424,7 +424,7 @@ def test_customer_chat_messages_reach_the_desktop_live(desk):
             threading.Thread(target=listen, daemon=True).start()
             assert "HTTP/1.1 200 OK" == lines.get(timeout=10)
             found = None
-            for attempt in range(50):  # the feed connects to the chat just after the stream opens
+            for attempt in range(50):  # the stream follows the chat just after it opens
                 customer.send_json({"type": "message", "text": f"is anyone there {attempt}"})
                 found = _chat_event(lines, timeout=0.2)
                 if found is not None:
@@ -434,7 +434,7 @@ def test_customer_chat_messages_reach_the_desktop_live(desk):
             assert "customer" == found["from"]
             chat_service = desk.services.get("chat")
             assert "1 agents connected" in chat_service.health().detail
-            events.shutdown(socket.SHUT_RDWR)  # the page goes away: the feed leaves the chat with it
+            events.shutdown(socket.SHUT_RDWR)  # the page goes away: it stops following the chat
             events.close()
             assert wait_for(lambda: "0 agents connected" in chat_service.health().detail)
 

@@ -23,11 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import threading
 from collections import OrderedDict
 from typing import Any
-from urllib.parse import urlencode
 
 import attrs
 from starlette.requests import Request
@@ -39,9 +37,8 @@ from caruso.web.guard import Refused, guarded, hide, permissions, web_of
 from caruso.web.script_steps import answer_from_form
 from caruso.web.templating import MenuItem
 
-__all__ = ["ChatFeed", "Desk", "Entry", "menu", "routes"]
+__all__ = ["Desk", "Entry", "menu", "routes"]
 
-log = logging.getLogger("caruso.web.desktop")
 
 ACTION = "desktop"
 HELD = ("connected", "wrapup")
@@ -52,8 +49,6 @@ MAX_TEXT = 10_000
 """The longest chat message, e-mail or SMS reply the desktop passes on (characters)."""
 KEEPALIVE = 15.0
 """Seconds between comments on an idle event stream (a proxy would close a silent one)."""
-_FEEDS: set[asyncio.Future] = set()
-"""The chat feeds running (the event loop keeps only weak references to its tasks)."""
 
 
 def routes(web: Any) -> list[Route]:
@@ -332,11 +327,13 @@ async def events(request: Request) -> Response:
                     put(f"event: {event.kind}\n"
                         f"data: {json.dumps({'kind': event.kind, 'interaction': event.interaction})}\n\n")
 
-        def from_chat(frame: dict) -> None:
+        loop = asyncio.get_running_loop()
+
+        def from_chat(frame: dict) -> None:  # on the chat's threads
             if frame.get("type") == "message" and frame.get("from") == "customer":
                 data = {"interaction": frame.get("chat"), "seq": frame.get("seq"), "from": "customer",
                         "text": frame.get("text")}
-                put(f"event: chat\ndata: {json.dumps(data)}\n\n")
+                loop.call_soon_threadsafe(put, f"event: chat\ndata: {json.dumps(data)}\n\n")
 
         async def until_gone() -> None:
             # the page going away is noticed at once, not at the next write: the chat feed
@@ -345,12 +342,8 @@ async def events(request: Request) -> Response:
                 pass
             put(None)
 
-        feed = ChatFeed(chat, name, from_chat) if chat is not None and getattr(chat, "asgi", None) else None
+        unfollow = chat.follow(name, from_chat) if chat is not None else None
         helpers = [asyncio.ensure_future(from_server()), asyncio.ensure_future(until_gone())]
-        if feed is not None:
-            running = asyncio.ensure_future(feed.run())
-            _FEEDS.add(running)
-            running.add_done_callback(_FEEDS.discard)
         try:
             yield "retry: 2000\n\n"
             while True:
@@ -364,64 +357,11 @@ async def events(request: Request) -> Response:
         finally:
             for helper in helpers:
                 helper.cancel()
-            if feed is not None:
-                feed.close()  # the chat's handler sees the socket go, and forgets it on its own
+            if unfollow is not None:
+                unfollow()
 
     return StreamingResponse(stream(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
-
-
-class ChatFeed:
-    """The chat service's agent WebSocket (``/agent``, see ``caruso.services.channels.chat``),
-    spoken in-process: every frame the chat service sends ``agent`` is passed to ``deliver``.
-
-    The browser never connects to the chat's agent socket itself, so it needs neither the
-    chat's ``agent_token`` nor a way to name another agent: the front office speaks for the
-    agent its session is logged in as.
-    """
-
-    def __init__(self, chat: Any, agent: str, deliver: Any):
-        self.chat = chat
-        self.agent = agent
-        self.deliver = deliver
-        self._closed = asyncio.Event()
-
-    def close(self) -> None:
-        self._closed.set()
-
-    async def run(self) -> None:
-        query = {"name": self.agent}
-        token = getattr(getattr(self.chat, "config", None), "agent_token", None)
-        if token is not None:
-            query["token"] = token
-        scope = {"type": "websocket", "asgi": {"version": "3.0"}, "scheme": "ws", "path": "/agent",
-                 "raw_path": b"/agent", "root_path": "", "query_string": urlencode(query).encode(),
-                 "headers": [], "client": None, "server": None, "subprotocols": []}
-        connected = False
-
-        async def receive() -> dict:
-            nonlocal connected
-            if not connected:
-                connected = True
-                return {"type": "websocket.connect"}
-            await self._closed.wait()
-            return {"type": "websocket.disconnect", "code": 1000}
-
-        async def send(message: dict) -> None:
-            if message["type"] == "websocket.send":
-                try:
-                    frame = json.loads(message.get("text") or message.get("bytes") or b"")
-                except ValueError:
-                    return
-                if isinstance(frame, dict):
-                    self.deliver(frame)
-            elif message["type"] == "websocket.close":
-                self._closed.set()
-
-        try:
-            await self.chat.asgi(scope, receive, send)
-        except Exception:  # the chat went away; the desktop's own events go on
-            log.exception("desktop: the chat feed of agent %s failed", self.agent)
 
 
 # --- the agent's state and offers ------------------------------------------------------

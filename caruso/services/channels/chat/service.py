@@ -33,6 +33,7 @@ import json
 import logging
 import threading
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -84,6 +85,17 @@ class ChatSettings:
     flood: FloodLimit = FloodLimit(messages=30, per=10.0)
     new_contact: NewContactSettings = NewContactSettings()
     workers: int = attrs.field(default=32, validator=attrs.validators.ge(1))
+
+
+class _Listener:
+    """A follower of an agent's frames that is not a socket (``follow``)."""
+
+    def __init__(self, deliver: Callable[[dict], None]):
+        self.deliver = deliver
+
+    def send(self, frame: dict | None) -> None:
+        if frame is not None:  # None closes a socket; a listener is stopped by its owner
+            self.deliver(frame)
 
 
 class _Socket:
@@ -162,7 +174,7 @@ class ChatChannel(ChannelService):
 
     def __init__(self) -> None:
         self._chats: dict[str, _Chat] = {}
-        self._agents: dict[str, set[_Socket]] = {}
+        self._agents: dict[str, set[_Socket | _Listener]] = {}
         self._lock = threading.Lock()
         self._local = threading.local()
         self.web: Any = None
@@ -450,6 +462,25 @@ class ChatChannel(ChannelService):
         """Every message of a chat, in order, from the history."""
         return [{"seq": entry.data.get("seq"), "from": "customer" if entry.direction == "inbound" else entry.agent,
                  "text": entry.summary, "at": entry.at} for entry in self.history.for_interaction(chat_id)]
+
+    def follow(self, agent: str, deliver: Callable[[dict], None]) -> Callable[[], None]:
+        """Also hand ``deliver`` every frame this service sends ``agent``'s chat sockets (the
+        customer's messages, chats connected and ended) until the returned function is
+        called: how the front office's desktop follows an agent's chats without a socket.
+        ``deliver`` is called from any thread and must not block."""
+        listener = _Listener(deliver)
+        with self._lock:
+            self._agents.setdefault(agent, set()).add(listener)
+
+        def stop() -> None:
+            with self._lock:
+                followers = self._agents.get(agent)
+                if followers is not None:
+                    followers.discard(listener)
+                    if not followers:
+                        del self._agents[agent]
+
+        return stop
 
     def _to_agent(self, agent: str, frame: dict) -> None:
         with self._lock:
