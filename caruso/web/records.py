@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -73,8 +74,17 @@ class Page:
     limit: int
 
 
-def fields_of(cls: type) -> dict[str, Field]:
-    """The attributes and foreign-key keys of a business-object class, in model order."""
+def fields_of(cls: type) -> Mapping[str, Field]:
+    """The attributes and foreign-key keys of a business-object class, in model order (worked
+    out once per class: every list, form and API call asks)."""
+    cache = cls.__caruso__.statements
+    found = cache.get("web_fields")
+    if found is None:
+        found = cache["web_fields"] = MappingProxyType(_fields(cls))
+    return found
+
+
+def _fields(cls: type) -> dict[str, Field]:
     mapper = sa.inspect(cls)
     found = {
         a.name: Field(a.name, a.type, a.required, a.values, a.length, a.primary_key,

@@ -22,6 +22,7 @@ from caruso.web.guard import Refused, deny, guarded, permissions, web_of
 from caruso.web.records import FieldErrors, Records, fields_of
 from caruso.web.templating import MenuItem
 from caruso.web.views import CompositeView, DetailView, FormView, ListView
+from caruso.web.views.definitions import Related
 
 __all__ = ["menu", "routes"]
 
@@ -196,7 +197,7 @@ def _parts(catalog: Any, view: DetailView | CompositeView) -> list[dict[str, Any
             found.append({"kind": "section", "title": "", "fields": (), "related": (part,), "limit": part.limit})
         elif part.kind == "collections":
             definition = catalog.objects[view.object].definition
-            others = tuple(_collection_part(c.name, part.limit) for c in definition.collections if c.name not in shown)
+            others = tuple(Related(c.name, limit=part.limit) for c in definition.collections if c.name not in shown)
             found.append({"kind": "section", "title": part.title, "fields": (), "related": others,
                           "limit": part.limit})
         else:
@@ -208,12 +209,6 @@ def _parts(catalog: Any, view: DetailView | CompositeView) -> list[dict[str, Any
 def _section(section: Any) -> dict[str, Any]:
     return {"kind": "section", "title": section.title, "fields": section.fields, "related": section.related,
             "limit": 0}
-
-
-def _collection_part(name: str, limit: int) -> Any:
-    from caruso.web.views.definitions import Related
-
-    return Related(name, limit=limit)
 
 
 def _related_table(catalog: Any, obj: str, related: Any) -> dict[str, Any]:

@@ -283,7 +283,9 @@ class _Checker:
 
     def _composite(self, view: CompositeView, facts: ObjectFacts) -> None:
         for part in view.parts:
-            if part.kind == "detail":
+            if part.kind == "detail" and part.view is None:
+                self._problem(part.where, 'a detail part names the detail view it shows: view="..."')
+            elif part.kind == "detail":
                 self._view(part.where, part.view, DetailView, view.object, "a detail part shows a detail view")
             elif part.kind == "related":
                 self._collection(part.where, facts, part)
