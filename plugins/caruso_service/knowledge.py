@@ -60,9 +60,12 @@ class KnowledgeBase(Service):
         with self.bom.session() as session:
             return [{**faq.to_dict(), "score": int(points)} for faq, points in session.execute(query)]
 
-    def ask(self, question: str, *, customer: Any = None, channel: str = "web") -> Answered:
-        """Search for ``question``; with no match, open a request of kind ``question`` for the front office."""
-        matches = self.search(question)
+    def ask(self, question: str, *, customer: Any = None, channel: str = "web",
+            unanswered: bool = False) -> Answered:
+        """Search for ``question``; with no match, open a request of kind ``question`` for the
+        front office. ``unanswered``: the customer read the matches and found no answer in them,
+        so the request is opened whatever the FAQ finds."""
+        matches = () if unanswered else self.search(question)
         if matches:
             return Answered(tuple(matches))
         desk = self.context.manager.get("service-desk")

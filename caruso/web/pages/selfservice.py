@@ -480,8 +480,7 @@ async def faq(request: Request) -> Response:
 @guarded(action=ACTION)
 async def faq_ask(request: Request) -> Response:
     """"My question was not answered": the question becomes a request for the staff (the
-    knowledge service's ``ask``; when the FAQ does have matches the customer found no help
-    in, the request is opened on the service desk the same way)."""
+    knowledge service's ``ask``, told the customer found no answer in what the FAQ has)."""
     web = web_of(request)
     key = _typed_key(web, _customer_text(request))
     knowledge = web.optional_service("knowledge")
@@ -499,19 +498,10 @@ async def faq_ask(request: Request) -> Response:
         return web.templates.render(request, "selfservice/faq.html", status=422,
                                     **{**context, "error": f"a question is at most {MAX_QUESTION} characters"})
 
-    def ask() -> int:
-        answered = knowledge.ask(question, customer=key, channel="web")
-        if answered.request is not None:
-            return answered.request
-        desk = web.optional_service("service-desk")
-        if desk is None:
-            raise LookupError("no service desk")
-        return desk.open(question[:200], customer=key, kind="question", category="knowledge",
-                         description=question, channel="web")
-
     try:
-        request_key = await web.blocking(ask)
-    except (CarusoError, LookupError) as exc:  # ValidationError is a CarusoError
+        answered = await web.blocking(lambda: knowledge.ask(question, customer=key, channel="web", unanswered=True))
+        request_key = answered.request
+    except CarusoError as exc:  # ValidationError is a CarusoError
         detail = "; ".join(v.message for v in exc.violations) if isinstance(exc, ValidationError) else ""
         message = "your question could not be sent to us" + (f": {detail}" if detail else "; please try again later")
         return web.templates.render(request, "selfservice/faq.html", status=503, **{**context, "error": message})
