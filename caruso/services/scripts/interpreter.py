@@ -408,6 +408,7 @@ class Interpreter:
             prefilled=tuple(state.prefilled),
             requests=tuple(state.requests),
             can_go_back=bool(state.trail) and state.status == ACTIVE,
+            customer=state.context.get("customer_id"),
         )
 
     # --- moving -----------------------------------------------------------------

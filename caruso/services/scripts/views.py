@@ -54,6 +54,8 @@ class SessionView:
         requests: what the script asked of other components (transfer,
             escalate, callback), in order; see docs/actions.md.
         can_go_back: whether ``back`` has a step to return to.
+        customer: the customer's key the session was started for (``context.customer_id``),
+            or None: whose session it is, for pages that show a customer only their own.
     """
 
     session_id: str
@@ -78,6 +80,7 @@ class SessionView:
     prefilled: tuple[str, ...] = ()
     requests: tuple[Mapping[str, Any], ...] = ()
     can_go_back: bool = False
+    customer: Any = None
 
     @property
     def ended(self) -> bool:

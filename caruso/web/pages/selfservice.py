@@ -7,7 +7,7 @@ form. So a customer reads and changes only their own Customer record; the change
 through ``Records`` (the role must write Customer, its record rules must hold) and is
 checked by the model's rules - a refused value comes back next to its field with 422 and
 nothing is saved. A script session is the customer's when it was started for them
-(``context.customer_id``, as ``scripts.sessions(customer=...)`` lists them) in
+(``context.customer_id``, the session view's ``customer``) in
 self-service mode; anyone else's session, or one that does not exist, is answered 404
 and logged - the same answer, so session ids cannot be probed.
 
@@ -292,9 +292,7 @@ def _owned(scripts: Any, session_id: str, key: Any) -> Any:
         view = scripts.view(session_id)
     except CarusoError:
         return None
-    if session_id not in set(scripts.sessions(customer=key)):
-        return None
-    return view
+    return view if view.customer is not None and str(view.customer) == str(key) else None
 
 
 async def _session(request: Request, session_id: str | None = None) -> tuple[Any, Any, Any]:
