@@ -23,7 +23,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import attrs
-import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -316,8 +315,6 @@ async def _offer(request: Request, server: Any) -> Response:
         elif name == "data":
             if value is not None and not isinstance(value, dict):
                 errors[name] = f"is {json_kind(value)}; expected a JSON object"
-            elif value is not None and not _storable(value):
-                errors[name] = "holds a number the event log cannot store (whole numbers fit in 64 bits)"
         elif value is not None and not isinstance(value, str):
             errors[name] = f"is {json_kind(value)}; expected text"
         elif value is not None and "\x00" in value:
@@ -338,16 +335,6 @@ async def _offer(request: Request, server: Any) -> Response:
     except InteractionStateError as exc:
         return _invalid(FieldErrors({"queue": str(exc)}))
     return JSONResponse(_interaction(view), status_code=201, headers={"Location": f"/api/interactions/{view.id}"})
-
-
-def _storable(data: Mapping[str, Any]) -> bool:
-    """Whether the event log can write ``data`` (it serialises with orjson, which refuses a
-    whole number over 64 bits - and would then fail every later flush of the log)."""
-    try:
-        orjson.dumps(data)
-    except orjson.JSONEncodeError:
-        return False
-    return True
 
 
 @guarded(action="api")
